@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Telemetry;
+
+namespace Detektor.Bus.Telemetry;
+
+/// <summary>
+/// Telemetry of the bus and of the frame lifecycle (every lifecycle event passes through the bus, so the frame counters
+/// live here): one place that owns the meter and its instruments.
+/// </summary>
+public sealed class BusTelemetry : IDisposable
+{
+    public static readonly ActivitySource ActivitySource = new(TelemetryNames.Bus);
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _frameEvents;
+    private readonly Counter<long> _captured;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _skipped;
+    private readonly Counter<long> _stored;
+    private readonly Counter<long> _failed;
+    private readonly Histogram<double> _stageDuration;
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _deadLettered;
+
+    public BusTelemetry(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(TelemetryNames.Bus);
+        _frameEvents = _meter.CreateCounter<long>("detektor.frame.events", "{event}", "Frame lifecycle events recorded, by type and stage.");
+        _captured = _meter.CreateCounter<long>("detektor.frames.captured", "{frame}", "Frames read from cameras.");
+        _dropped = _meter.CreateCounter<long>("detektor.frames.dropped", "{frame}", "Frames dropped, by stage and reason.");
+        _skipped = _meter.CreateCounter<long>("detektor.frames.skipped", "{frame}", "Frames skipped on purpose, by stage and reason.");
+        _stored = _meter.CreateCounter<long>("detektor.frames.stored", "{frame}", "Frames whose result reached the event store.");
+        _failed = _meter.CreateCounter<long>("detektor.frames.failed", "{frame}", "Frames a processor failed on, by stage.");
+        _stageDuration = _meter.CreateHistogram(
+            "detektor.frame.stage.duration",
+            "s",
+            "Time a frame spent in a stage (queue wait, a processor, the store).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _published = _meter.CreateCounter<long>("detektor.bus.messages.published", "{message}", "Messages published, by topic.");
+        _deadLettered = _meter.CreateCounter<long>("detektor.bus.messages.dead_lettered", "{message}", "Messages moved to dead letters, by topic.");
+    }
+
+    /// <summary>Bucket bounds in seconds, from 100 µs to 10 s.</summary>
+    public static IReadOnlyList<double> DurationBuckets { get; } =
+        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    public Meter Meter => _meter;
+
+    public void RecordFrameEvent(FrameEvent e)
+    {
+        var tags = new TagList
+        {
+            { "event.type", e.Type.ToWireName() },
+            { SemanticAttributes.PipelineStage, e.Stage },
+        };
+        _frameEvents.Add(1, tags);
+
+        switch (e.Type)
+        {
+            case FrameEventType.Captured:
+                _captured.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.CameraId, e.CameraId));
+                break;
+            case FrameEventType.Dropped:
+                _dropped.Add(1, new TagList
+                {
+                    { SemanticAttributes.CameraId, e.CameraId },
+                    { SemanticAttributes.PipelineStage, e.Stage },
+                    { SemanticAttributes.Reason, e.Reason },
+                });
+                break;
+            case FrameEventType.Skipped:
+                _skipped.Add(1, new TagList
+                {
+                    { SemanticAttributes.CameraId, e.CameraId },
+                    { SemanticAttributes.PipelineStage, e.Stage },
+                    { SemanticAttributes.Reason, e.Reason },
+                });
+                break;
+            case FrameEventType.ProcessingFailed:
+                _failed.Add(1, new TagList
+                {
+                    { SemanticAttributes.CameraId, e.CameraId },
+                    { SemanticAttributes.PipelineStage, e.Stage },
+                });
+                break;
+            case FrameEventType.Stored:
+                _stored.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.CameraId, e.CameraId));
+                break;
+        }
+
+        if (e.Duration is { } duration && e.Type is FrameEventType.Dequeued or FrameEventType.ProcessingCompleted or FrameEventType.Stored or FrameEventType.Captured)
+        {
+            _stageDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>(SemanticAttributes.PipelineStage, StageLabel(e)));
+        }
+    }
+
+    public void RecordPublished(string topic) => _published.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.QueueName, topic));
+
+    public void RecordDeadLettered(string topic) => _deadLettered.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.QueueName, topic));
+
+    /// <summary>Observes queue depths through a callback (called at collection time only).</summary>
+    public void ObserveQueues(Func<IEnumerable<Measurement<long>>> depth, Func<IEnumerable<Measurement<long>>> capacity)
+    {
+        _meter.CreateObservableGauge("detektor.bus.queue.depth", depth, "{message}", "Messages waiting in a topic's queue.");
+        _meter.CreateObservableGauge("detektor.bus.queue.capacity", capacity, "{message}", "Bound of a topic's queue.");
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static string StageLabel(FrameEvent e) => e.Type == FrameEventType.Dequeued ? "queue" : e.Stage;
+}

@@ -1,0 +1,49 @@
+using Detektor.Capture.Cameras;
+using Detektor.Capture.Telemetry;
+using Detektor.Core.Buffers;
+using Detektor.Core.Frames;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Capture;
+
+public static class CaptureServiceCollectionExtensions
+{
+    /// <summary>Where <c>--camera NAME=URL</c> values are put in configuration.</summary>
+    public const string CommandLineCamerasSection = "Detektor:CommandLineCameras";
+
+    /// <summary>Camera configuration and status (also needed by the API role when it runs without capture).</summary>
+    public static IHostApplicationBuilder AddCameraConfiguration(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CaptureOptions>()
+            .BindConfiguration(CaptureOptions.SectionName)
+            .Configure<IConfiguration>((o, config) =>
+            {
+                config.GetSection(CaptureOptions.CamerasSectionName).Bind(o.Cameras);
+                config.GetSection(CommandLineCamerasSection).Bind(o.CommandLineCameras);
+            })
+            .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CaptureOptions>, CaptureOptionsValidator>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<CameraRegistry>();
+        return builder;
+    }
+
+    /// <summary>Runs the capture role: every enabled camera is read and its frames published on the bus.</summary>
+    public static IHostApplicationBuilder AddCapture(this IHostApplicationBuilder builder)
+    {
+        builder.AddCameraConfiguration();
+        builder.Services.TryAddSingleton<FrameIdGenerator>();
+        builder.Services.TryAddSingleton(_ => new FrameBufferPool());
+        builder.Services.TryAddSingleton<CaptureTelemetry>();
+        builder.Services.AddSingleton<CaptureService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        builder.Services.AddHealthChecks();
+        builder.Services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>, CameraHealthCheckRegistrations>();
+        return builder;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+
+namespace Detektor.Core.Buffers;
+
+/// <summary>
+/// Pool of frame buffers, keyed by exact size (a camera's frames all have one size). In steady state renting allocates
+/// nothing: buffers come back through <see cref="FrameBuffer.Release"/>. At most <see cref="MaxRetainedPerSize"/> idle
+/// buffers per size are kept; beyond that a returned buffer is left to the GC (counted in <see cref="Discarded"/>).
+/// </summary>
+public sealed class FrameBufferPool
+{
+    private readonly ConcurrentDictionary<int, SizeClass> _sizes = new();
+    private long _allocated;
+    private long _rented;
+    private long _returned;
+    private long _discarded;
+
+    public FrameBufferPool(int maxRetainedPerSize = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRetainedPerSize, 1);
+        MaxRetainedPerSize = maxRetainedPerSize;
+    }
+
+    /// <summary>A process-wide pool for code without DI.</summary>
+    public static FrameBufferPool Shared { get; } = new();
+
+    public int MaxRetainedPerSize { get; }
+
+    /// <summary>Buffers ever created (not reused).</summary>
+    public long Allocated => Interlocked.Read(ref _allocated);
+
+    public long Rented => Interlocked.Read(ref _rented);
+
+    public long Returned => Interlocked.Read(ref _returned);
+
+    public long Discarded => Interlocked.Read(ref _discarded);
+
+    /// <summary>Buffers rented and not yet released by their last holder.</summary>
+    public long Outstanding => Rented - Returned;
+
+    /// <summary>Rents a buffer of exactly <paramref name="size"/> bytes with a reference count of one.</summary>
+    public FrameBuffer Rent(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        Interlocked.Increment(ref _rented);
+        if (_sizes.TryGetValue(size, out var sizeClass) && sizeClass.Idle.TryDequeue(out var buffer))
+        {
+            Interlocked.Decrement(ref sizeClass.IdleCount);
+            buffer.Reset(size);
+            return buffer;
+        }
+
+        Interlocked.Increment(ref _allocated);
+        var created = new FrameBuffer(this, GC.AllocateUninitializedArray<byte>(size, pinned: false));
+        created.Reset(size);
+        return created;
+    }
+
+    internal void Return(FrameBuffer buffer)
+    {
+        Interlocked.Increment(ref _returned);
+        var sizeClass = _sizes.GetOrAdd(buffer.Capacity, static _ => new SizeClass());
+        if (Interlocked.Increment(ref sizeClass.IdleCount) > MaxRetainedPerSize)
+        {
+            Interlocked.Decrement(ref sizeClass.IdleCount);
+            Interlocked.Increment(ref _discarded);
+            return;
+        }
+
+        sizeClass.Idle.Enqueue(buffer);
+    }
+
+    private sealed class SizeClass
+    {
+        public readonly ConcurrentQueue<FrameBuffer> Idle = new();
+        public int IdleCount;
+    }
+}

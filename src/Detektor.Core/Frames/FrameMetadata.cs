@@ -1,0 +1,140 @@
+using System.Text.Json.Serialization;
+using Detektor.Core.Tracing;
+
+namespace Detektor.Core.Frames;
+
+/// <summary>
+/// Everything known about a frame besides its pixels. Travels with the frame on the bus and is stored with its result.
+/// JSON (snake_case) is versioned by <see cref="SchemaVersion"/>; readers ignore fields they do not know, so newer writers
+/// can add fields without breaking older readers.
+/// </summary>
+public sealed class FrameMetadata : IEquatable<FrameMetadata>
+{
+    public const int CurrentSchemaVersion = 1;
+
+    private List<ProcessingStage>? _stages;
+    private Dictionary<string, string>? _tags;
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required FrameId FrameId { get; init; }
+
+    public required string CameraId { get; init; }
+
+    /// <summary>Wall-clock time the frame was read from the camera (may differ from the id's monotonic time).</summary>
+    public required DateTimeOffset CaptureTime { get; init; }
+
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>ffmpeg pixel-format name of the pixels, e.g. <c>rgb24</c>.</summary>
+    public string PixelFormat { get; init; } = PixelFormats.Rgb24;
+
+    public int SizeBytes { get; init; }
+
+    public long Sequence { get; init; }
+
+    [JsonPropertyName("trace")]
+    public TraceInfo Trace { get; set; }
+
+    /// <summary>Motion score of the frame in [0, 1] (share of changed area), when capture measured it.</summary>
+    public double? MotionScore { get; set; }
+
+    public List<ProcessingStage> Stages
+    {
+        get => _stages ??= [];
+        init => _stages = value;
+    }
+
+    public Dictionary<string, string> Tags
+    {
+        get => _tags ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        init => _tags = value;
+    }
+
+    public bool Equals(FrameMetadata? other)
+    {
+        if (other is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+
+        return SchemaVersion == other.SchemaVersion && FrameId == other.FrameId &&
+               string.Equals(CameraId, other.CameraId, StringComparison.Ordinal) &&
+               CaptureTime.Equals(other.CaptureTime) && CaptureTime.Offset == other.CaptureTime.Offset &&
+               Width == other.Width && Height == other.Height &&
+               string.Equals(PixelFormat, other.PixelFormat, StringComparison.Ordinal) &&
+               SizeBytes == other.SizeBytes && Sequence == other.Sequence && Trace.Equals(other.Trace) &&
+               Nullable.Equals(MotionScore, other.MotionScore) &&
+               StagesEqual(_stages, other._stages) && TagsEqual(_tags, other._tags);
+    }
+
+    public override bool Equals(object? obj) => obj is FrameMetadata other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(FrameId, CameraId, CaptureTime, Sequence);
+
+    private static bool StagesEqual(List<ProcessingStage>? a, List<ProcessingStage>? b)
+    {
+        var countA = a?.Count ?? 0;
+        var countB = b?.Count ?? 0;
+        if (countA != countB)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < countA; i++)
+        {
+            if (!a![i].Equals(b![i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TagsEqual(Dictionary<string, string>? a, Dictionary<string, string>? b)
+    {
+        var countA = a?.Count ?? 0;
+        var countB = b?.Count ?? 0;
+        if (countA != countB)
+        {
+            return false;
+        }
+
+        if (countA == 0)
+        {
+            return true;
+        }
+
+        foreach (var (key, value) in a!)
+        {
+            if (!b!.TryGetValue(key, out var other) || !string.Equals(value, other, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Pixel formats Detektor reads from ffmpeg (ffmpeg's own names).</summary>
+public static class PixelFormats
+{
+    public const string Rgb24 = "rgb24";
+    public const string Gray = "gray";
+
+    public static int BytesPerPixel(string format) => format switch
+    {
+        Rgb24 => 3,
+        Gray => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Supported pixel formats: rgb24, gray."),
+    };
+}

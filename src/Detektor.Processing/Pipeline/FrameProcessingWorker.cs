@@ -1,0 +1,355 @@
+using System.Diagnostics;
+using System.Globalization;
+using Detektor.Bus.Abstractions;
+using Detektor.Bus.Lifecycle;
+using Detektor.Core;
+using Detektor.Core.Frames;
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
+using Detektor.Core.Security;
+using Detektor.Core.Telemetry;
+using Detektor.Processing.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Processing.Pipeline;
+
+/// <summary>
+/// The process role. <see cref="ProcessingOptions.Concurrency"/> consumers share the <c>frames</c> topic; each frame runs
+/// through the registered <see cref="FrameProcessor"/>s in order. For every frame it records <c>dequeued</c> (with the
+/// queue wait), each processor's outcome, and publishes exactly one <see cref="FrameResult"/> (processed, skipped or
+/// failed) before acknowledging it. Frames still queued in process at shutdown are recorded as dropped (<c>shutdown</c>).
+/// </summary>
+public sealed partial class FrameProcessingWorker : BackgroundService
+{
+    private readonly IFrameBus _bus;
+    private readonly FrameProcessor[] _processors;
+    private readonly string[] _spanNames;
+    private readonly string _chain;
+    private readonly ILifecycleRecorder _recorder;
+    private readonly ProcessingTelemetry _telemetry;
+    private readonly ServiceIdentity _service;
+    private readonly TimeProvider _time;
+    private readonly ProcessingOptions _options;
+    private readonly ILogger<FrameProcessingWorker> _logger;
+    private long _processed;
+
+    public FrameProcessingWorker(
+        IFrameBus bus,
+        IEnumerable<FrameProcessor> processors,
+        ILifecycleRecorder recorder,
+        ProcessingTelemetry telemetry,
+        ServiceIdentity service,
+        TimeProvider time,
+        IOptions<ProcessingOptions> options,
+        ILogger<FrameProcessingWorker> logger)
+    {
+        _bus = bus;
+        _processors = [.. processors];
+        var duplicate = _processors.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new InvalidOperationException($"Two processors are named '{duplicate.Key}'; processor names must be unique.");
+        }
+
+        _spanNames = [.. _processors.Select(p => SpanNames.ProcessPrefix + p.Name)];
+        _chain = string.Join(" -> ", _processors.Select(p => p.Name));
+        _recorder = recorder;
+        _telemetry = telemetry;
+        _service = service;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public IReadOnlyList<FrameProcessor> Processors => _processors;
+
+    /// <summary>Frames that went through the chain (any outcome) in this process.</summary>
+    public long FramesHandled => Interlocked.Read(ref _processed);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Log.Started(_logger, _options.Concurrency, _chain);
+        var consumers = new Task[_options.Concurrency];
+        for (var i = 0; i < consumers.Length; i++)
+        {
+            var consumer = string.Create(CultureInfo.InvariantCulture, $"{_service.InstanceId}-{i}");
+            consumers[i] = ConsumeAsync(consumer, stoppingToken);
+        }
+
+        await Task.WhenAll(consumers);
+    }
+
+    private async Task ConsumeAsync(string consumer, CancellationToken stoppingToken)
+    {
+        await using var subscription = _bus.Subscribe(Topics.Frames, _options.ConsumerGroup, consumer);
+        var batch = new List<BusDelivery<FrameMessage>>(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await subscription.ReadAsync(batch, 1, stoppingToken) == 0)
+                {
+                    break;
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            foreach (var delivery in batch)
+            {
+                await HandleAsync(subscription, delivery, stoppingToken);
+            }
+
+            batch.Clear();
+        }
+
+        if (!_bus.SurvivesRestart)
+        {
+            await DrainAsShutdownAsync(subscription, batch);
+        }
+    }
+
+    /// <summary>Runs one frame through the chain. Public so tests and the HTTP dequeue API can drive a delivery directly.</summary>
+    public async Task HandleAsync(IBusSubscription<FrameMessage> subscription, BusDelivery<FrameMessage> delivery, CancellationToken stoppingToken)
+    {
+        var message = delivery.Message;
+        var metadata = message.Metadata;
+        var parent = metadata.Trace.ToActivityContext();
+        var dequeuedAt = _time.GetUtcNow();
+        _telemetry.InFlight(1);
+        try
+        {
+            using (var queueSpan = ProcessingTelemetry.ActivitySource.StartActivity(SpanNames.Queue, ActivityKind.Consumer, parent, startTime: delivery.EnqueuedAt))
+            {
+                if (queueSpan is { IsAllDataRequested: true })
+                {
+                    queueSpan.SetTag(SemanticAttributes.FrameId, metadata.FrameId.ToString());
+                    queueSpan.SetTag(SemanticAttributes.CameraId, metadata.CameraId);
+                    queueSpan.SetTag(SemanticAttributes.QueueName, subscription.Topic);
+                    queueSpan.SetTag(SemanticAttributes.PipelineStage, Stages.Bus);
+                }
+
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.Dequeued, metadata, Stages.Bus, _service.Name, dequeuedAt, queueSpan, dequeuedAt - delivery.EnqueuedAt),
+                    CancellationToken.None);
+            }
+
+            var context = new FrameContext(message);
+            var outcome = FrameOutcome.Processed;
+            string? reason = null;
+            for (var i = 0; i < _processors.Length; i++)
+            {
+                (outcome, reason) = await RunProcessorAsync(i, context, parent, stoppingToken);
+                if (outcome != FrameOutcome.Processed)
+                {
+                    break;
+                }
+            }
+
+            var result = new FrameResult
+            {
+                Metadata = metadata,
+                Outcome = outcome,
+                Reason = reason,
+                Detections = context.HasDetections ? context.Detections : [],
+                CompletedAt = _time.GetUtcNow(),
+            };
+            message.Release();
+            await _bus.PublishAsync(Topics.Results, result, CancellationToken.None);
+            await subscription.AckAsync(delivery, CancellationToken.None);
+            Interlocked.Increment(ref _processed);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            message.Release();
+            if (!_bus.SurvivesRestart)
+            {
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.Dropped, metadata, Stages.Process, _service.Name, _time.GetUtcNow(), reason: DropReasons.Shutdown),
+                    CancellationToken.None);
+                await subscription.AckAsync(delivery, CancellationToken.None);
+            }
+
+            // On a bus that survives restarts the unacknowledged frame is redelivered to another consumer.
+        }
+        finally
+        {
+            _telemetry.InFlight(-1);
+        }
+    }
+
+    private async Task<(FrameOutcome Outcome, string? Reason)> RunProcessorAsync(int index, FrameContext context, ActivityContext parent, CancellationToken stoppingToken)
+    {
+        var processor = _processors[index];
+        var metadata = context.Metadata;
+        var stage = new ProcessingStage { Name = processor.Name, Service = _service.Name, Status = StageStatus.Processing };
+        metadata.Stages.Add(stage);
+        for (var attempt = 1; ; attempt++)
+        {
+            using var span = ProcessingTelemetry.ActivitySource.StartActivity(_spanNames[index], ActivityKind.Internal, parent);
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag(SemanticAttributes.FrameId, metadata.FrameId.ToString());
+                span.SetTag(SemanticAttributes.CameraId, metadata.CameraId);
+                span.SetTag(SemanticAttributes.PipelineStage, processor.Name);
+                span.SetTag(SemanticAttributes.Processor, processor.Name);
+                if (attempt > 1)
+                {
+                    span.SetTag("pipeline.attempt", attempt);
+                }
+            }
+
+            context.Activity = span;
+            var started = _time.GetUtcNow();
+            stage.Started ??= started;
+            await _recorder.RecordAsync(
+                FrameEvent.Create(FrameEventType.ProcessingStarted, metadata, processor.Name, _service.Name, started, span,
+                    data: attempt > 1 ? string.Create(CultureInfo.InvariantCulture, $"{{\"attempt\":{attempt}}}") : null),
+                CancellationToken.None);
+            var detectionsBefore = context.DetectionCount;
+            var startTimestamp = _time.GetTimestamp();
+            ProcessorResult result;
+            using var watchdog = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            watchdog.CancelAfter(TimeSpan.FromSeconds(_options.ProcessorTimeoutSeconds));
+            try
+            {
+                result = await processor.ProcessAsync(context, watchdog.Token);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                var timedOut = ex is OperationCanceledException && watchdog.IsCancellationRequested;
+                var error = timedOut
+                    ? $"timed out after {_options.ProcessorTimeoutSeconds} s"
+                    : SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message}");
+                span?.SetStatus(ActivityStatusCode.Error, error);
+                if (timedOut)
+                {
+                    _telemetry.RecordTimeout(processor.Name);
+                }
+
+                if (attempt < _options.MaxAttempts)
+                {
+                    _telemetry.RecordRetry(processor.Name);
+                    Log.ProcessorRetry(_logger, processor.Name, metadata.FrameId.ToString(), attempt, error);
+                    continue;
+                }
+
+                var failedAt = _time.GetUtcNow();
+                stage.Status = StageStatus.Failed;
+                stage.Completed = failedAt;
+                stage.DurationMs = _time.GetElapsedTime(startTimestamp).TotalMilliseconds;
+                stage.Error = error;
+                Log.ProcessorFailed(_logger, processor.Name, metadata.FrameId.ToString(), attempt, error);
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.ProcessingFailed, metadata, processor.Name, _service.Name, failedAt, span,
+                        _time.GetElapsedTime(startTimestamp), reason: error),
+                    CancellationToken.None);
+                return (FrameOutcome.Failed, error);
+            }
+
+            var elapsed = _time.GetElapsedTime(startTimestamp);
+            var completedAt = _time.GetUtcNow();
+            stage.Completed = completedAt;
+            stage.DurationMs = elapsed.TotalMilliseconds;
+            if (result.Kind == ProcessorResultKind.Skip)
+            {
+                stage.Status = StageStatus.Skipped;
+                stage.Error = result.Reason;
+                span?.SetTag(SemanticAttributes.Outcome, "skipped");
+                span?.SetTag(SemanticAttributes.Reason, result.Reason);
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.Skipped, metadata, processor.Name, _service.Name, completedAt, span, elapsed, result.Reason),
+                    CancellationToken.None);
+                return (FrameOutcome.Skipped, result.Reason);
+            }
+
+            stage.Status = StageStatus.Completed;
+            var found = context.DetectionCount - detectionsBefore;
+            await _recorder.RecordAsync(
+                FrameEvent.Create(FrameEventType.ProcessingCompleted, metadata, processor.Name, _service.Name, completedAt, span, elapsed,
+                    data: found > 0 ? string.Create(CultureInfo.InvariantCulture, $"{{\"detections\":{found}}}") : null),
+                CancellationToken.None);
+            if (found > 0)
+            {
+                span?.SetTag(SemanticAttributes.DetectionCount, found);
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.Detected, metadata, processor.Name, _service.Name, completedAt, span,
+                        data: DetectionSummary(context.Detections, detectionsBefore)),
+                    CancellationToken.None);
+            }
+
+            return (FrameOutcome.Processed, null);
+        }
+    }
+
+    private static string DetectionSummary(List<Detection> detections, int from)
+    {
+        var labels = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        for (var i = from; i < detections.Count; i++)
+        {
+            labels[detections[i].Label] = labels.GetValueOrDefault(detections[i].Label) + 1;
+        }
+
+        var parts = labels.Select(kv => string.Create(CultureInfo.InvariantCulture, $"\"{kv.Key}\":{kv.Value}"));
+        return string.Create(CultureInfo.InvariantCulture, $"{{\"count\":{detections.Count - from},\"labels\":{{{string.Join(',', parts)}}}}}");
+    }
+
+    private async Task DrainAsShutdownAsync(IBusSubscription<FrameMessage> subscription, List<BusDelivery<FrameMessage>> batch)
+    {
+        var drained = 0;
+        while (true)
+        {
+            batch.Clear();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+            try
+            {
+                if (await subscription.ReadAsync(batch, 64, timeout.Token) == 0)
+                {
+                    break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            foreach (var delivery in batch)
+            {
+                delivery.Message.Release();
+                await _recorder.RecordAsync(
+                    FrameEvent.Create(FrameEventType.Dropped, delivery.Message.Metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), reason: DropReasons.Shutdown),
+                    CancellationToken.None);
+                await subscription.AckAsync(delivery, CancellationToken.None);
+                drained++;
+            }
+        }
+
+        if (drained > 0)
+        {
+            Log.DrainedAtShutdown(_logger, drained);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Processing started with {Concurrency} consumers; chain: {Chain}")]
+        public static partial void Started(ILogger logger, int concurrency, string chain);
+
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Processor {Processor} failed on frame {FrameId} (attempt {Attempt}), retrying: {Error}")]
+        public static partial void ProcessorRetry(ILogger logger, string processor, string frameId, int attempt, string error);
+
+        [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Processor {Processor} failed on frame {FrameId} after {Attempt} attempts: {Error}")]
+        public static partial void ProcessorFailed(ILogger logger, string processor, string frameId, int attempt, string error);
+
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Recorded {Count} queued frames as dropped (shutdown)")]
+        public static partial void DrainedAtShutdown(ILogger logger, int count);
+    }
+}

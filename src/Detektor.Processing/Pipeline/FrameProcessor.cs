@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using Detektor.Core.Buffers;
+using Detektor.Core.Frames;
+using Detektor.Core.Messages;
+
+namespace Detektor.Processing.Pipeline;
+
+/// <summary>
+/// Base class of every processor (motion gate, detectors, tracker, your own). Implement <see cref="ProcessAsync"/>; the
+/// pipeline does the rest: it consumes the frame from the bus, opens a span named <c>process {Name}</c> in the frame's
+/// trace, records <c>processing_started</c> / <c>processing_completed</c> / <c>skipped</c> / <c>processing_failed</c>,
+/// retries on exceptions, enforces the timeout, publishes the result and acknowledges the frame.
+/// </summary>
+public abstract class FrameProcessor
+{
+    /// <summary>Stage name in events, spans and metrics: lowercase, stable, unique in the chain (e.g. <c>motion</c>).</summary>
+    public abstract string Name { get; }
+
+    /// <summary>What this processor offers (e.g. <c>objects</c>, <c>faces</c>), announced to the processor registry.</summary>
+    public virtual IReadOnlyList<string> Capabilities => [Name];
+
+    /// <summary>
+    /// Processes one frame. Return <see cref="ProcessorResult.Continue"/> to pass it on,
+    /// <see cref="ProcessorResult.Skip"/> with a reason to stop the chain on purpose. Throw to fail (the pipeline retries).
+    /// </summary>
+    public abstract ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken);
+}
+
+public enum ProcessorResultKind
+{
+    Continue,
+    Skip,
+}
+
+/// <summary>What a processor decided about a frame.</summary>
+public readonly record struct ProcessorResult(ProcessorResultKind Kind, string? Reason)
+{
+    public static ProcessorResult Continue { get; } = new(ProcessorResultKind.Continue, null);
+
+    /// <summary>Stops the chain; the frame is recorded as <c>skipped</c> with this reason code (e.g. <c>no_motion</c>).</summary>
+    public static ProcessorResult Skip(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return new ProcessorResult(ProcessorResultKind.Skip, reason);
+    }
+}
+
+/// <summary>One frame as the processors of a chain see it.</summary>
+public sealed class FrameContext
+{
+    private List<Detection>? _detections;
+
+    public FrameContext(FrameMessage message) => Message = message;
+
+    public FrameMessage Message { get; }
+
+    public FrameMetadata Metadata => Message.Metadata;
+
+    /// <summary>The frame's pixels (in process), laid out as <see cref="FrameMetadata.PixelFormat"/>; null when the bus carried none.</summary>
+    public FrameBuffer? Pixels => Message.Pixels;
+
+    /// <summary>The current processor's span, when sampled. Add tags with <c>IsAllDataRequested</c> checked.</summary>
+    public Activity? Activity { get; internal set; }
+
+    /// <summary>Detections found so far by earlier processors in the chain.</summary>
+    public List<Detection> Detections => _detections ??= [];
+
+    internal bool HasDetections => _detections is { Count: > 0 };
+
+    internal int DetectionCount => _detections?.Count ?? 0;
+
+    /// <summary>Free-form state shared along the chain for this frame.</summary>
+    public Dictionary<string, object?> Items => _items ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+
+    private Dictionary<string, object?>? _items;
+}

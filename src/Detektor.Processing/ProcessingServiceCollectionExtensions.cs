@@ -1,0 +1,31 @@
+using Detektor.Core.Configuration;
+using Detektor.Processing.Pipeline;
+using Detektor.Processing.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Detektor.Processing;
+
+public static class ProcessingServiceCollectionExtensions
+{
+    /// <summary>Runs the process role: the pipeline worker over the processors registered with <see cref="AddFrameProcessor{T}"/>.</summary>
+    public static IHostApplicationBuilder AddFrameProcessing(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ProcessingOptions>().BindConfiguration(ProcessingOptions.SectionName).ValidateKeyed(ProcessingOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<ProcessingTelemetry>();
+        builder.Services.TryAddSingleton<FrameProcessingWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FrameProcessingWorker>());
+        return builder;
+    }
+
+    /// <summary>Adds a processor to the chain; processors run in the order they are added.</summary>
+    public static IHostApplicationBuilder AddFrameProcessor<T>(this IHostApplicationBuilder builder)
+        where T : FrameProcessor
+    {
+        builder.Services.TryAddSingleton<T>();
+        builder.Services.AddSingleton<FrameProcessor>(sp => sp.GetRequiredService<T>());
+        return builder;
+    }
+}

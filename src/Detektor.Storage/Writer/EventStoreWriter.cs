@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Globalization;
+using Detektor.Bus.Abstractions;
+using Detektor.Bus.Telemetry;
+using Detektor.Core;
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
+using Detektor.Core.Telemetry;
+using Detektor.Storage.Abstractions;
+using Detektor.Storage.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Storage.Writer;
+
+/// <summary>
+/// The store role: consumes the <c>lifecycle</c> and <c>results</c> topics and writes them to the event store in batches.
+/// A result becomes the frame's <c>stored</c> event (with a <c>store</c> span in the frame's trace) plus its detections.
+/// A failed write is retried with the same batch until it succeeds; deliveries are acknowledged only after the commit,
+/// so nothing is lost. At shutdown it drains what is queued before it stops.
+/// </summary>
+public sealed partial class EventStoreWriter : BackgroundService
+{
+    public const string ConsumerGroup = "store";
+
+    private readonly IFrameBus _bus;
+    private readonly IEventStore _store;
+    private readonly BusTelemetry _busTelemetry;
+    private readonly StorageTelemetry _telemetry;
+    private readonly ServiceIdentity _service;
+    private readonly TimeProvider _time;
+    private readonly StorageOptions _options;
+    private readonly ILogger<EventStoreWriter> _logger;
+
+    public EventStoreWriter(
+        IFrameBus bus,
+        IEventStore store,
+        BusTelemetry busTelemetry,
+        StorageTelemetry telemetry,
+        ServiceIdentity service,
+        TimeProvider time,
+        IOptions<StorageOptions> options,
+        ILogger<EventStoreWriter> logger)
+    {
+        _bus = bus;
+        _store = store;
+        _busTelemetry = busTelemetry;
+        _telemetry = telemetry;
+        _service = service;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Batches committed so far (for tests and diagnostics).</summary>
+    public long BatchesWritten => Interlocked.Read(ref _batchesWritten);
+
+    private long _batchesWritten;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var consumer = _service.InstanceId;
+        await using var lifecycle = _bus.Subscribe(Topics.Lifecycle, ConsumerGroup, consumer);
+        await using var results = _bus.Subscribe(Topics.Results, ConsumerGroup, consumer);
+        await Task.WhenAll(
+            RunAsync(lifecycle, ToEvents, stoppingToken),
+            RunAsync(results, ToStored, stoppingToken));
+    }
+
+    private async Task RunAsync<T>(IBusSubscription<T> subscription, Func<List<BusDelivery<T>>, StoreBatch> toBatch, CancellationToken stoppingToken)
+        where T : class
+    {
+        var deliveries = new List<BusDelivery<T>>(_options.BatchSize);
+        var flush = TimeSpan.FromMilliseconds(_options.FlushIntervalMs);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await ReadBatchAsync(subscription, deliveries, flush, stoppingToken) == 0)
+                {
+                    break; // topic completed
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            await WriteAsync(subscription, deliveries, toBatch, CancellationToken.None);
+        }
+
+        // Drain: everything still queued in this process is written before the store stops.
+        while (true)
+        {
+            using var drainTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            try
+            {
+                if (await subscription.ReadAsync(deliveries, _options.BatchSize, drainTimeout.Token) == 0)
+                {
+                    break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            await WriteAsync(subscription, deliveries, toBatch, CancellationToken.None);
+        }
+    }
+
+    private async Task<int> ReadBatchAsync<T>(IBusSubscription<T> subscription, List<BusDelivery<T>> deliveries, TimeSpan flush, CancellationToken stoppingToken)
+        where T : class
+    {
+        var count = await subscription.ReadAsync(deliveries, _options.BatchSize, stoppingToken);
+        if (count == 0 || flush <= TimeSpan.Zero || count >= _options.BatchSize)
+        {
+            return count;
+        }
+
+        // Coalesce: give the batch a short while to fill before writing it.
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        window.CancelAfter(flush);
+        try
+        {
+            while (deliveries.Count < _options.BatchSize)
+            {
+                if (await subscription.ReadAsync(deliveries, _options.BatchSize - deliveries.Count, window.Token) == 0)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        return deliveries.Count;
+    }
+
+    private async Task WriteAsync<T>(IBusSubscription<T> subscription, List<BusDelivery<T>> deliveries, Func<List<BusDelivery<T>>, StoreBatch> toBatch, CancellationToken cancellationToken)
+        where T : class
+    {
+        var batch = toBatch(deliveries);
+        var attempt = 0;
+        while (true)
+        {
+            var started = _time.GetTimestamp();
+            try
+            {
+                var written = await _store.WriteAsync(batch, cancellationToken);
+                _telemetry.RecordBatch(written, _time.GetElapsedTime(started), _store.Provider);
+                Interlocked.Increment(ref _batchesWritten);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                attempt++;
+                _telemetry.RecordWriteFailure(_store.Provider);
+                Log.WriteFailed(_logger, subscription.Topic, batch.Events.Count, attempt, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(_options.RetryDelayMs), _time, cancellationToken);
+            }
+        }
+
+        foreach (var delivery in deliveries)
+        {
+            await subscription.AckAsync(delivery, cancellationToken);
+        }
+
+        if (typeof(T) == typeof(FrameResult))
+        {
+            foreach (var e in batch.Events)
+            {
+                _busTelemetry.RecordFrameEvent(e);
+            }
+        }
+
+        deliveries.Clear();
+    }
+
+    private static StoreBatch ToEvents(List<BusDelivery<FrameEvent>> deliveries)
+    {
+        var events = new FrameEvent[deliveries.Count];
+        for (var i = 0; i < deliveries.Count; i++)
+        {
+            events[i] = deliveries[i].Message;
+        }
+
+        return new StoreBatch(events, []);
+    }
+
+    private StoreBatch ToStored(List<BusDelivery<FrameResult>> deliveries)
+    {
+        var events = new List<FrameEvent>(deliveries.Count);
+        var detections = new List<DetectionRecord>();
+        var now = _time.GetUtcNow();
+        foreach (var delivery in deliveries)
+        {
+            var result = delivery.Message;
+            var metadata = result.Metadata;
+            using var span = StorageTelemetry.ActivitySource.StartActivity(
+                SpanNames.Store, ActivityKind.Consumer, metadata.Trace.ToActivityContext(), startTime: delivery.EnqueuedAt);
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag(SemanticAttributes.FrameId, metadata.FrameId.ToString());
+                span.SetTag(SemanticAttributes.CameraId, metadata.CameraId);
+                span.SetTag(SemanticAttributes.PipelineStage, Stages.Store);
+                span.SetTag(SemanticAttributes.DetectionCount, result.Detections.Count);
+            }
+
+            var latency = now - metadata.CaptureTime;
+            var data = string.Create(
+                CultureInfo.InvariantCulture,
+                $"{{\"outcome\":\"{OutcomeName(result.Outcome)}\",\"detections\":{result.Detections.Count},\"latency_ms\":{latency.TotalMilliseconds:0.###}}}");
+            var stored = FrameEvent.Create(
+                FrameEventType.Stored, metadata, Stages.Store, _service.Name, now, span,
+                duration: now - result.CompletedAt, reason: result.Outcome == FrameOutcome.Processed ? null : result.Reason, data: data);
+            events.Add(stored);
+            _telemetry.RecordLatency(metadata.CameraId, latency);
+            if (result.Detections.Count > 0)
+            {
+                var frameId = metadata.FrameId.ToString();
+                foreach (var d in result.Detections)
+                {
+                    detections.Add(new DetectionRecord(
+                        frameId, metadata.CameraId, metadata.CaptureTime, d.Label, d.Confidence, d.Box.X, d.Box.Y, d.Box.Width, d.Box.Height,
+                        d.Source, d.TrackId, stored.EventId));
+                }
+            }
+        }
+
+        return new StoreBatch(events, detections);
+    }
+
+    private static string OutcomeName(FrameOutcome outcome) => outcome switch
+    {
+        FrameOutcome.Processed => "processed",
+        FrameOutcome.Skipped => "skipped",
+        _ => "failed",
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Writing {Count} events from topic {Topic} failed (attempt {Attempt}); retrying the same batch")]
+        public static partial void WriteFailed(ILogger logger, string topic, int count, int attempt, Exception exception);
+    }
+}

@@ -1,0 +1,3 @@
+using Detektor.Cli;
+
+return await DetektorCli.InvokeAsync(args);
