@@ -32,28 +32,26 @@ public static class TraceContextPropagation
 
     public static ActivityContext Extract<T>(T carrier, Func<T, string, IEnumerable<string>?> getter)
     {
-        PropagationContext result;
         try
         {
-            result = Propagator.Extract(default, carrier, getter);
+            var result = Propagator.Extract(default, carrier, getter);
+            if (result.ActivityContext == default)
+            {
+                var values = getter(carrier, TraceParentHeader);
+                if (values is not null && values.Any(v => !string.IsNullOrEmpty(v)))
+                {
+                    CoreTelemetry.RecordMalformedTraceContext();
+                }
+            }
+
+            return result.ActivityContext;
         }
         catch (Exception)
         {
-            // The propagator is documented not to throw; a broken getter must not break a frame either.
+            // A broken carrier must not break a frame: count it and carry on without a parent.
             CoreTelemetry.RecordMalformedTraceContext();
             return default;
         }
-
-        if (result.ActivityContext == default)
-        {
-            var values = getter(carrier, TraceParentHeader);
-            if (values is not null && values.Any(v => !string.IsNullOrEmpty(v)))
-            {
-                CoreTelemetry.RecordMalformedTraceContext();
-            }
-        }
-
-        return result.ActivityContext;
     }
 
     public static ActivityContext Extract(IReadOnlyDictionary<string, string> carrier) =>
