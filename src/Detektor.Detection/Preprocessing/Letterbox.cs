@@ -1,0 +1,278 @@
+using System.Numerics;
+
+namespace Detektor.Detection.Preprocessing;
+
+public enum TensorLayout
+{
+    /// <summary><c>[1, H, W, 3]</c>: channels interleaved, as rgb24 already is.</summary>
+    Nhwc,
+
+    /// <summary><c>[1, 3, H, W]</c>: one plane per channel.</summary>
+    Nchw,
+}
+
+/// <summary>How pixel bytes become tensor values: <c>value = byte × Scale + Offset</c>; padding gets <see cref="PadValue"/> (a byte value).</summary>
+public readonly record struct PixelNormalization(float Scale, float Offset, byte PadValue)
+{
+    /// <summary>Raw 0..255 (CenterNet).</summary>
+    public static PixelNormalization Raw { get; } = new(1f, 0f, 0);
+
+    /// <summary>0..1, grey padding (YOLO exports).</summary>
+    public static PixelNormalization Unit { get; } = new(1f / 255f, 0f, 114);
+
+    /// <summary>-1..1 (BlazeFace).</summary>
+    public static PixelNormalization Symmetric { get; } = new(1f / 127.5f, -1f, 0);
+}
+
+/// <summary>A region of a frame in pixels (the whole frame, or e.g. a person's box for the face detector).</summary>
+public readonly record struct PixelRect(int X, int Y, int Width, int Height);
+
+/// <summary>Maps model-input coordinates back to frame pixels: <c>frame = (input − pad) / scale + origin</c>.</summary>
+public readonly record struct LetterboxTransform(float Scale, float PadX, float PadY, float OriginX, float OriginY, int FrameWidth, int FrameHeight)
+{
+    public float ToFrameX(float x) => Math.Clamp(((x - PadX) / Scale) + OriginX, 0, FrameWidth);
+
+    public float ToFrameY(float y) => Math.Clamp(((y - PadY) / Scale) + OriginY, 0, FrameHeight);
+}
+
+/// <summary>
+/// Letterboxes rgb24 pixels straight into a model's float input tensor: scales the frame (or a region of it) to fit the
+/// target keeping its aspect ratio (bilinear, pixel centres aligned), centres it, and fills the rest with padding. No
+/// intermediate image: each source row is resampled horizontally once into a small float row cache, then output rows are
+/// blended vertically and normalised with SIMD straight into the tensor. Tables and caches are kept for the next frame
+/// of the same geometry, so steady-state frames allocate nothing. Not thread-safe: one instance per worker.
+/// </summary>
+public sealed class Letterbox
+{
+    private readonly int _targetWidth;
+    private readonly int _targetHeight;
+    private readonly TensorLayout _layout;
+    private readonly PixelNormalization _norm;
+
+    private (int FrameWidth, int FrameHeight, PixelRect Roi) _geometry = (-1, -1, default);
+    private int _scaledWidth;
+    private int _scaledHeight;
+    private int _padX;
+    private int _padY;
+    private float _scale;
+    private int[] _x0 = [];
+    private int[] _x1 = [];
+    private float[] _wx = [];
+    private int[] _y0 = [];
+    private int[] _y1 = [];
+    private float[] _wy = [];
+    private float[][] _rows = [[], []];
+    private readonly int[] _rowTags = [-1, -1];
+
+    public Letterbox(int targetWidth, int targetHeight, TensorLayout layout, PixelNormalization normalization)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(targetWidth);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(targetHeight);
+        _targetWidth = targetWidth;
+        _targetHeight = targetHeight;
+        _layout = layout;
+        _norm = normalization;
+    }
+
+    public int TensorLength => _targetWidth * _targetHeight * 3;
+
+    /// <summary>Fills <paramref name="tensor"/> from the whole frame.</summary>
+    public LetterboxTransform Fill(ReadOnlySpan<byte> rgb24, int width, int height, Span<float> tensor) =>
+        Fill(rgb24, width, height, new PixelRect(0, 0, width, height), tensor);
+
+    /// <summary>Fills <paramref name="tensor"/> from <paramref name="roi"/> of the frame (clipped to it).</summary>
+    public LetterboxTransform Fill(ReadOnlySpan<byte> rgb24, int width, int height, PixelRect roi, Span<float> tensor)
+    {
+        if (rgb24.Length < width * height * 3)
+        {
+            throw new ArgumentException($"{width}x{height} rgb24 needs {width * height * 3} bytes, got {rgb24.Length}.", nameof(rgb24));
+        }
+
+        if (tensor.Length != TensorLength)
+        {
+            throw new ArgumentException($"The tensor must hold {TensorLength} floats, it holds {tensor.Length}.", nameof(tensor));
+        }
+
+        roi = Clip(roi, width, height);
+        if (_geometry != (width, height, roi))
+        {
+            Prepare(width, height, roi, tensor);
+        }
+
+        _rowTags[0] = _rowTags[1] = -1;
+        var planeSize = _targetWidth * _targetHeight;
+        var rowFloats = _scaledWidth * 3;
+        for (var oy = 0; oy < _scaledHeight; oy++)
+        {
+            var a = Row(rgb24, width, _y0[oy]);
+            var b = Row(rgb24, width, _y1[oy]);
+            var wy = _wy[oy];
+            var ty = _padY + oy;
+            if (_layout == TensorLayout.Nhwc)
+            {
+                Blend(a, b, wy, tensor.Slice(((ty * _targetWidth) + _padX) * 3, rowFloats));
+            }
+            else
+            {
+                for (var c = 0; c < 3; c++)
+                {
+                    var plane = c * _scaledWidth;
+                    Blend(a.Slice(plane, _scaledWidth), b.Slice(plane, _scaledWidth), wy, tensor.Slice((c * planeSize) + (ty * _targetWidth) + _padX, _scaledWidth));
+                }
+            }
+        }
+
+        return new LetterboxTransform(_scale, _padX, _padY, roi.X, roi.Y, width, height);
+    }
+
+    private static PixelRect Clip(PixelRect roi, int width, int height)
+    {
+        var x = Math.Clamp(roi.X, 0, width - 1);
+        var y = Math.Clamp(roi.Y, 0, height - 1);
+        var w = Math.Clamp(roi.Width, 1, width - x);
+        var h = Math.Clamp(roi.Height, 1, height - y);
+        return new PixelRect(x, y, w, h);
+    }
+
+    private void Prepare(int width, int height, PixelRect roi, Span<float> tensor)
+    {
+        _geometry = (width, height, roi);
+        _scale = Math.Min((float)_targetWidth / roi.Width, (float)_targetHeight / roi.Height);
+        _scaledWidth = Math.Clamp((int)MathF.Round(roi.Width * _scale), 1, _targetWidth);
+        _scaledHeight = Math.Clamp((int)MathF.Round(roi.Height * _scale), 1, _targetHeight);
+        _padX = (_targetWidth - _scaledWidth) / 2;
+        _padY = (_targetHeight - _scaledHeight) / 2;
+        var planar = _layout == TensorLayout.Nchw;
+
+        Resize(ref _x0, _scaledWidth);
+        Resize(ref _x1, _scaledWidth);
+        Resize(ref _wx, _scaledWidth);
+        for (var x = 0; x < _scaledWidth; x++)
+        {
+            var (i0, i1, w) = Sample(x, roi.Width, _scaledWidth);
+            _x0[x] = (roi.X + i0) * 3;
+            _x1[x] = (roi.X + i1) * 3;
+            _wx[x] = w;
+        }
+
+        Resize(ref _y0, _scaledHeight);
+        Resize(ref _y1, _scaledHeight);
+        Resize(ref _wy, _scaledHeight);
+        for (var y = 0; y < _scaledHeight; y++)
+        {
+            var (i0, i1, w) = Sample(y, roi.Height, _scaledHeight);
+            _y0[y] = roi.Y + i0;
+            _y1[y] = roi.Y + i1;
+            _wy[y] = w;
+        }
+
+        if (_rows[0].Length != _scaledWidth * 3)
+        {
+            _rows = [new float[_scaledWidth * 3], new float[_scaledWidth * 3]];
+        }
+
+        _planar = planar;
+
+        // Padding only changes with the geometry: fill the whole tensor once, the picture area is overwritten per frame.
+        tensor.Fill((_norm.PadValue * _norm.Scale) + _norm.Offset);
+    }
+
+    private bool _planar;
+
+    private static void Resize<T>(ref T[] array, int length)
+    {
+        if (array.Length != length)
+        {
+            array = new T[length];
+        }
+    }
+
+    /// <summary>Source indices and weight of output position <paramref name="o"/> (pixel centres aligned, edges clamped).</summary>
+    private static (int I0, int I1, float W) Sample(int o, int sourceSize, int scaledSize)
+    {
+        var s = ((o + 0.5f) * sourceSize / scaledSize) - 0.5f;
+        if (s <= 0)
+        {
+            return (0, 0, 0);
+        }
+
+        var i0 = (int)s;
+        if (i0 >= sourceSize - 1)
+        {
+            return (sourceSize - 1, sourceSize - 1, 0);
+        }
+
+        return (i0, i0 + 1, s - i0);
+    }
+
+    /// <summary>Source row <paramref name="y"/> resampled horizontally and normalised (interleaved or planar).</summary>
+    private Span<float> Row(ReadOnlySpan<byte> rgb24, int width, int y)
+    {
+        var slot = y & 1;
+        var row = _rows[slot];
+        if (_rowTags[slot] == y)
+        {
+            return row;
+        }
+
+        _rowTags[slot] = y;
+        var src = rgb24.Slice(y * width * 3, width * 3);
+        var scale = _norm.Scale;
+        var offset = _norm.Offset;
+        var n = _scaledWidth;
+        if (_planar)
+        {
+            for (var x = 0; x < n; x++)
+            {
+                int p0 = _x0[x], p1 = _x1[x];
+                var w = _wx[x];
+                row[x] = (Lerp(src[p0], src[p1], w) * scale) + offset;
+                row[n + x] = (Lerp(src[p0 + 1], src[p1 + 1], w) * scale) + offset;
+                row[(2 * n) + x] = (Lerp(src[p0 + 2], src[p1 + 2], w) * scale) + offset;
+            }
+        }
+        else
+        {
+            for (var x = 0; x < n; x++)
+            {
+                int p0 = _x0[x], p1 = _x1[x];
+                var w = _wx[x];
+                var o = x * 3;
+                row[o] = (Lerp(src[p0], src[p1], w) * scale) + offset;
+                row[o + 1] = (Lerp(src[p0 + 1], src[p1 + 1], w) * scale) + offset;
+                row[o + 2] = (Lerp(src[p0 + 2], src[p1 + 2], w) * scale) + offset;
+            }
+        }
+
+        return row;
+    }
+
+    private static float Lerp(byte a, byte b, float w) => a + ((b - a) * w);
+
+    /// <summary><c>dst = a + (b − a) × w</c>, vectorised.</summary>
+    private static void Blend(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float w, Span<float> dst)
+    {
+        var i = 0;
+        if (w == 0)
+        {
+            a.CopyTo(dst);
+            return;
+        }
+
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vw = new Vector<float>(w);
+            for (; i <= a.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var va = new Vector<float>(a[i..]);
+                var vb = new Vector<float>(b[i..]);
+                (va + ((vb - va) * vw)).CopyTo(dst[i..]);
+            }
+        }
+
+        for (; i < a.Length; i++)
+        {
+            dst[i] = a[i] + ((b[i] - a[i]) * w);
+        }
+    }
+}
