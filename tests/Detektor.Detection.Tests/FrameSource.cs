@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using Detektor.Imaging;
+using Detektor.Testing;
+
+namespace Detektor.Detection.Tests;
+
+/// <summary>Real pictures for detector tests: a video frame extracted by ffmpeg, an image decoded by ImageCodec.</summary>
+public static class FrameSource
+{
+    /// <summary>The frame of <paramref name="footage"/> at <paramref name="seconds"/>, as rgb24 at the video's size.</summary>
+    public static RgbImage VideoFrame(string footage, double seconds, int width, int height) =>
+        Ffmpeg(width, height, "-ss", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", Footage.Get(footage));
+
+    /// <summary>One frame of ffmpeg's <c>testsrc2</c> pattern (colour bars, a counter, no objects).</summary>
+    public static RgbImage TestPattern(int width, int height) =>
+        Ffmpeg(width, height, "-f", "lavfi", "-i", $"testsrc2=size={width}x{height}:rate=10");
+
+    public static RgbImage Image(string footage) => ImageCodec.Decode(File.ReadAllBytes(Footage.Get(footage)));
+
+    private static RgbImage Ffmpeg(int width, int height, params string[] input)
+    {
+        var ffmpeg = RequiredTool.Find("ffmpeg");
+        var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-hide_banner", "-loglevel", "error" }.Concat(input).Concat(["-frames:v", "1", "-s", $"{width}x{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        using var output = new MemoryStream();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.BaseStream.CopyTo(output);
+        process.WaitForExit();
+        var bytes = output.ToArray();
+        Assert.True(bytes.Length == width * height * 3, $"ffmpeg gave {bytes.Length} bytes: {stderr.Result}");
+        return new RgbImage(width, height, bytes);
+    }
+}
