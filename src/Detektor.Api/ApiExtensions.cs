@@ -2,6 +2,7 @@ using Detektor.Api.Cameras;
 using Detektor.Api.Echo;
 using Detektor.Api.Frames;
 using Detektor.Api.Http;
+using Detektor.Api.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +25,7 @@ public static class ApiExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapFrames();
         app.MapCameras();
+        app.MapInference();
         app.MapEcho();
         return app;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Detektor.Api;
 using Detektor.Bus;
 using Detektor.Capture;
+using Detektor.Detection;
 using Detektor.Hosting;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
@@ -60,6 +61,7 @@ public static class DetektorApp
         {
             builder.AddFrameProcessing();
             builder.AddFrameProcessor<SampleProcessor>();
+            builder.AddDetectionProcessors();
         }
 
         if (roles.HasFlag(Roles.Capture))
@@ -73,6 +75,7 @@ public static class DetektorApp
 
         if (roles.HasFlag(Roles.Api))
         {
+            builder.AddDetectionRuntime();
             builder.AddDetektorApi();
         }
 

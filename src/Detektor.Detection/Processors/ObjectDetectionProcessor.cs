@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using Detektor.Core.Frames;
+using Detektor.Core.Lifecycle;
+using Detektor.Detection.Decoding;
+using Detektor.Detection.Detectors;
+using Detektor.Detection.Telemetry;
+using Detektor.Processing.Pipeline;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Detection.Processors;
+
+/// <summary>
+/// Finds objects in the frame's pooled rgb24 pixels and adds them to <see cref="FrameContext.Detections"/> (source
+/// <c>objects</c>, boxes in frame pixels), keeping the camera's labels at its minimum scores. While the model is not
+/// available the frame is skipped with <c>detector_unavailable</c>.
+/// </summary>
+public sealed class ObjectDetectionProcessor(DetectorRuntime runtime, DetectionTelemetry telemetry, IOptions<DetectionOptions> options) : FrameProcessor
+{
+    public const string ProcessorName = DetectorRuntime.ObjectsName;
+
+    private readonly DetectionOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, DetectRequest> _requests = new(StringComparer.Ordinal);
+
+    public override string Name => ProcessorName;
+
+    public override IReadOnlyList<string> Capabilities => ["objects", "labels:coco"];
+
+    public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)
+    {
+        var detector = runtime.Objects;
+        if (detector is null)
+        {
+            frame.Activity?.SetTag("detection.unavailable_reason", runtime.ObjectsStatus.Reason ?? runtime.ObjectsStatus.State.ToString());
+            return ValueTask.FromResult(ProcessorResult.Skip(SkipReasons.DetectorUnavailable));
+        }
+
+        var pixels = FramePixels.Require(frame);
+        var metadata = frame.Metadata;
+        var request = _requests.GetOrAdd(metadata.CameraId, Request, (_options, detector.Labels));
+        var before = frame.Detections.Count;
+        var timing = detector.Detect(pixels, metadata.Width, metadata.Height, request, frame.Detections);
+        telemetry.Record(ProcessorName, detector.Provider, timing);
+        for (var i = before; i < frame.Detections.Count; i++)
+        {
+            telemetry.Found(ProcessorName, frame.Detections[i].Label);
+        }
+
+        FramePixels.Tag(frame, detector, timing);
+        return ValueTask.FromResult(ProcessorResult.Continue);
+    }
+
+    private static DetectRequest Request(string camera, (DetectionOptions Options, LabelSet Labels) state)
+    {
+        var (o, labels) = state;
+        var cam = o.Camera(camera);
+        var scores = new Dictionary<string, float>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (label, score) in o.MinScores)
+        {
+            scores[label] = (float)score;
+        }
+
+        foreach (var (label, score) in cam?.MinScores ?? [])
+        {
+            scores[label] = (float)score;
+        }
+
+        var only = cam?.Labels is { Count: > 0 } camLabels ? camLabels : o.Labels;
+        var filter = new ClassFilter(labels, (float)(cam?.MinScore ?? o.MinScore), only, scores);
+        return new DetectRequest(filter, (float)o.NmsIouThreshold, o.MaxDetections, ProcessorName);
+    }
+}
+
+/// <summary>Shared checks of the detection processors.</summary>
+internal static class FramePixels
+{
+    /// <summary>The frame's rgb24 pixels; throws (the frame fails, with the reason) when there are none or another format.</summary>
+    public static ReadOnlySpan<byte> Require(FrameContext frame)
+    {
+        var metadata = frame.Metadata;
+        if (frame.Pixels is not { } pixels)
+        {
+            throw new InvalidOperationException("The frame carries no pixels (a bus without pixel transport); detection needs them.");
+        }
+
+        if (metadata.PixelFormat != PixelFormats.Rgb24)
+        {
+            throw new NotSupportedException($"Detection needs rgb24 pixels; the frame is {metadata.PixelFormat}.");
+        }
+
+        var span = pixels.Span;
+        if (span.Length < metadata.Width * metadata.Height * 3)
+        {
+            throw new InvalidOperationException($"The frame holds {span.Length} bytes, {metadata.Width}x{metadata.Height} rgb24 needs {metadata.Width * metadata.Height * 3}.");
+        }
+
+        return span;
+    }
+
+    public static void Tag(FrameContext frame, OnnxDetector detector, DetectionTiming timing)
+    {
+        if (frame.Activity is { IsAllDataRequested: true } span)
+        {
+            span.SetTag("detection.model", detector.ModelName);
+            span.SetTag(DetectionTelemetry.ProviderTag, detector.Provider);
+            span.SetTag("detection.preprocess_ms", timing.Preprocess.TotalMilliseconds);
+            span.SetTag("detection.inference_ms", timing.Inference.TotalMilliseconds);
+            span.SetTag("detection.postprocess_ms", timing.Postprocess.TotalMilliseconds);
+        }
+    }
+}
