@@ -1,0 +1,97 @@
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
+using Detektor.Detection.Detectors;
+using Detektor.Detection.Models;
+using Detektor.Detection.Processors;
+using Detektor.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Detektor.Detection.Tests.Processors;
+
+public class DetectionProcessorsTests(ModelsFixture models)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task Pipeline_NoMotionAndDetectFps_AreCountedSkipsInTheLifecycle()
+    {
+        await using var sut = new PipelineHost(new()
+        {
+            ["Detektor:Detection:Enabled"] = "false",
+            ["Detektor:Detection:MotionThreshold"] = "0.01",
+            ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
+            ["Detektor:Processing:Concurrency"] = "1",
+        });
+        await sut.StartAsync();
+        var pixels = PipelineHost.Gray(64, 48);
+
+        // 10 fps: four still frames, one without a score (counts as motion), then five moving frames.
+        double?[] motion = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
+        for (var i = 0; i < motion.Length; i++)
+        {
+            await sut.PublishAsync("cam1", i, T0.AddMilliseconds(100 * i), motion[i], pixels, 64, 48);
+        }
+
+        var results = await sut.WaitForResultsAsync(motion.Length);
+
+        var bySequence = results.OrderBy(r => r.Metadata.Sequence).Select(r => r.Outcome == FrameOutcome.Processed ? "processed" : r.Reason).ToArray();
+        Assert.Equal(["no_motion", "no_motion", "no_motion", "no_motion", "processed", "fps", "processed", "fps", "processed", "fps"], bySequence);
+        var skipped = sut.Events.Where(e => e.Type == FrameEventType.Skipped).ToList();
+        Assert.Equal(4, skipped.Count(e => e.Reason == SkipReasons.NoMotion && e.Stage == MotionGateProcessor.ProcessorName));
+        Assert.Equal(3, skipped.Count(e => e.Reason == SkipReasons.Fps && e.Stage == DetectFpsProcessor.ProcessorName));
+        Assert.Equal(7, skipped.Count);
+    }
+
+    [Fact]
+    public async Task Pipeline_VtestFrame_AddsPersonAndCarDetectionsToTheResult()
+    {
+        await using var sut = new PipelineHost(new()
+        {
+            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+            ["Detektor:Detection:PullOnStart"] = "false",
+        });
+        _ = models.OnnxPath(ModelCatalog.CenterNetModel);
+        await sut.StartAsync();
+        await sut.WhenDetectorsLoaded;
+        var frame = FrameSource.VideoFrame("vtest.avi", 5, 768, 576);
+
+        await sut.PublishAsync("front", 1, T0, 0.2, frame.Pixels, frame.Width, frame.Height);
+        var result = Assert.Single(await sut.WaitForResultsAsync(1));
+
+        Assert.Equal(FrameOutcome.Processed, result.Outcome);
+        Assert.True(result.Detections.Count(d => d.Label == "person" && d.Source == "objects") >= 4, string.Join("; ", result.Detections));
+        Assert.Contains(result.Detections, d => d.Label == "car");
+        var detected = Assert.Single(sut.Events, e => e.Type == FrameEventType.Detected && e.Stage == ObjectDetectionProcessor.ProcessorName);
+        Assert.Contains("\"person\":", detected.Data, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pipeline_RegistryUnreachable_DetectorDisabledAndFramesSkippedAsUnavailable()
+    {
+        using var empty = new TempDirectory();
+        await using var sut = new PipelineHost(new()
+        {
+            ["Detektor:Detection:ModelsDirectory"] = empty.Path,
+            ["Detektor:Detection:RegistryUrl"] = PipelineHost.ClosedPortUrl(),
+        });
+        await sut.StartAsync();
+        await sut.WhenDetectorsLoaded;
+
+        for (var i = 0; i < 3; i++)
+        {
+            await sut.PublishAsync("cam1", i, T0.AddSeconds(i), 0.5, PipelineHost.Gray(64, 48), 64, 48);
+        }
+
+        var results = await sut.WaitForResultsAsync(3);
+
+        Assert.All(results, r => Assert.Equal((FrameOutcome.Skipped, SkipReasons.DetectorUnavailable), (r.Outcome, r.Reason)));
+        Assert.Equal(3, sut.Events.Count(e => e.Type == FrameEventType.Skipped && e.Reason == SkipReasons.DetectorUnavailable));
+        var runtime = sut.Services.GetRequiredService<DetectorRuntime>();
+        Assert.Equal(DetectorState.Unavailable, runtime.ObjectsStatus.State);
+        var log = Assert.Single(sut.Logs.GetSnapshot(), r => r.Message.Contains("Detector objects is unavailable", StringComparison.Ordinal));
+        Assert.Contains("could not be pulled", log.Message, StringComparison.Ordinal);
+        var health = await sut.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == "detector:objects", TestContext.Current.CancellationToken);
+        Assert.Equal(HealthStatus.Degraded, health.Entries["detector:objects"].Status);
+    }
+}
