@@ -1,0 +1,51 @@
+using Detektor.Core.Configuration;
+
+namespace Detektor.Detection.Tests;
+
+public class DetectionOptionsTests
+{
+    private static IReadOnlyList<string> Failures(DetectionOptions options)
+    {
+        var keyed = new KeyedDataAnnotationsValidator<DetectionOptions>(DetectionOptions.SectionName).Validate(null, options);
+        var custom = new DetectionOptionsValidator().Validate(null, options);
+        return [.. (keyed.Failures ?? []).Concat(custom.Failures ?? [])];
+    }
+
+    [Fact]
+    public void Validate_Defaults_Pass()
+    {
+        Assert.Empty(Failures(new DetectionOptions()));
+    }
+
+    [Fact]
+    public void Validate_BadValues_NameTheFullKeyAndWhatIsAllowed()
+    {
+        var options = new DetectionOptions
+        {
+            MinScore = 2,
+            ObjectModelLayout = "yolov9",
+            ObjectModel = "/nope/model.onnx",
+            ExecutionProviders = ["cpu", "rocm"],
+            Labels = ["person", "unicorn"],
+            MinScores = new Dictionary<string, double> { ["car"] = 1.5 },
+            Cameras = new Dictionary<string, CameraDetectionOptions>
+            {
+                ["front"] = new() { DetectFps = 500, MotionThreshold = -1, Labels = ["dragon"] },
+                ["bad name!"] = new(),
+            },
+        };
+
+        var failures = Failures(options);
+
+        Assert.Contains("Detektor:Detection:MinScore: 2 is out of range; allowed 0.01 to 1.", failures);
+        Assert.Contains("Detektor:Detection:ObjectModelLayout: 'yolov9' is not allowed; use one of: auto, centernet, yolov5, yolov8.", failures);
+        Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:ObjectModel: '/nope/model.onnx' is not allowed; use 'centernet' or the path of an .onnx file", StringComparison.Ordinal));
+        Assert.Contains("Detektor:Detection:ExecutionProviders:1: 'rocm' is not allowed; use one of: cuda, tensorrt, openvino, cpu.", failures);
+        Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Labels:1: 'unicorn' is not a label of the model", StringComparison.Ordinal));
+        Assert.Contains("Detektor:Detection:MinScores:car: 1.5 is out of range; allowed 0.01 to 1.", failures);
+        Assert.Contains("Detektor:Detection:Cameras:front:DetectFps: 500 is out of range; allowed 0 to 120.", failures);
+        Assert.Contains("Detektor:Detection:Cameras:front:MotionThreshold: -1 is out of range; allowed 0 to 1.", failures);
+        Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Cameras:front:Labels:0: 'dragon'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Cameras:bad name!: 'bad name!' is not a camera name", StringComparison.Ordinal));
+    }
+}
