@@ -32,7 +32,6 @@ public static class InferenceEndpoints
             .WithTags("Inference")
             .WithSummary("Detects objects (and with faces=true, faces) in an uploaded image (multipart field 'image').")
             .DisableAntiforgery()
-            .Accepts<IFormFile>("multipart/form-data")
             .Produces<InferenceResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
