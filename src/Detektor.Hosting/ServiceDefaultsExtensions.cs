@@ -100,6 +100,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.TryAddSingleton<StartupGate>();
         builder.Services.TryAddSingleton<ProcessUptime>();
         builder.Services.AddHostedService<StartupGateService>();
+        builder.Services.AddSingleton<IHealthMetadataContributor, ServiceDefaultsFeatures>();
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live]);
 
         // Errors as RFC 9457 ProblemDetails, with the correlation and trace ids.
