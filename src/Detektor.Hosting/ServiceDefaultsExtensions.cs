@@ -70,7 +70,8 @@ public static class ServiceDefaultsExtensions
                 tracing.AddSource([.. TelemetryNames.All]);
                 if (string.IsNullOrEmpty(builder.Configuration["OTEL_TRACES_SAMPLER"]))
                 {
-                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(hosting.TraceSampleRatio)));
+                    // Clamped here only so the sampler can be built; an out-of-range value is reported by validation at start.
+                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(Math.Clamp(hosting.TraceSampleRatio, 0, 1))));
                 }
 
                 tracing.AddAspNetCoreInstrumentation(o =>
