@@ -47,7 +47,9 @@ internal sealed class DetektorProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static DetektorProcess Start(params string[] args)
+    public static DetektorProcess Start(params string[] args) => StartWithEnvironment(new Dictionary<string, string>(), args);
+
+    public static DetektorProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -63,6 +65,11 @@ internal sealed class DetektorProcess : IAsyncDisposable
         }
 
         info.Environment["Detektor__Hosting__JsonLogs"] = "false";
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
         return new DetektorProcess(Process.Start(info)!);
     }
 
