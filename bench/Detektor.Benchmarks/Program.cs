@@ -2,12 +2,19 @@ using System.Globalization;
 using BenchmarkDotNet.Running;
 using Detektor.Benchmarks;
 
-// dotnet run -c Release --project bench/Detektor.Benchmarks -- throughput [seconds]
-// dotnet run -c Release --project bench/Detektor.Benchmarks -- --filter '*DetectStage*'
+// dotnet run -c Release --project bench/Detektor.Benchmarks -- --filter '*'      BenchmarkDotNet suites
+// dotnet run -c Release --project bench/Detektor.Benchmarks -- api-load [secs]   50-client load test of the frames API
+// dotnet run -c Release --project bench/Detektor.Benchmarks -- throughput [secs] detections per second with the default model
+if (args.Length > 0 && args[0] == "api-load")
+{
+    return await ApiLoadTest.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20);
+}
+
 if (args.Length > 0 && args[0] == "throughput")
 {
     Throughput.Run(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 20);
-    return;
+    return 0;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(DetectionBench).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(FrameTrackingBenchmarks).Assembly).Run(args);
+return 0;

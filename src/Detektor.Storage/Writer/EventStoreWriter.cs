@@ -3,12 +3,12 @@ using System.Globalization;
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
+using Detektor.Core.Hosting;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Core.Telemetry;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -20,7 +20,7 @@ namespace Detektor.Storage.Writer;
 /// A failed write is retried with the same batch until it succeeds; deliveries are acknowledged only after the commit,
 /// so nothing is lost. At shutdown it drains what is queued before it stops.
 /// </summary>
-public sealed partial class EventStoreWriter : BackgroundService
+public sealed partial class EventStoreWriter : PipelineWorker
 {
     public const string ConsumerGroup = "store";
 
