@@ -17,7 +17,7 @@ public sealed class DetectionOptions
     public const string DefaultFaceModel = "blazeface";
     public const string FrontFaceModel = "blazeface-front";
 
-    /// <summary>Run detection at all. Default true; false leaves motion and fps gating only.</summary>
+    /// <summary>Run detection at all. Default true; false adds no detection processors (no gates either) and pulls no model.</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>Where models are cached. Default <c>{data-dir}/models</c>.</summary>

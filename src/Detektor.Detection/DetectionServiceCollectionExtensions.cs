@@ -44,20 +44,20 @@ public static class DetectionServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces (objects and faces
-    /// only when detection is enabled, faces only when <c>FacesEnabled</c>).
+    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces (nothing when
+    /// <c>Detektor:Detection:Enabled</c> is false; faces only when <c>FacesEnabled</c>).
     /// </summary>
     public static IHostApplicationBuilder AddDetectionProcessors(this IHostApplicationBuilder builder)
     {
         builder.AddDetectionRuntime();
-        builder.AddFrameProcessor<MotionGateProcessor>();
-        builder.AddFrameProcessor<DetectFpsProcessor>();
         var section = builder.Configuration.GetSection(DetectionOptions.SectionName);
         if (!section.GetValue(nameof(DetectionOptions.Enabled), true))
         {
             return builder;
         }
 
+        builder.AddFrameProcessor<MotionGateProcessor>();
+        builder.AddFrameProcessor<DetectFpsProcessor>();
         builder.AddFrameProcessor<ObjectDetectionProcessor>();
         if (section.GetValue(nameof(DetectionOptions.FacesEnabled), true))
         {

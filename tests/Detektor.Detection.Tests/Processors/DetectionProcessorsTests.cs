@@ -16,14 +16,18 @@ public class DetectionProcessorsTests(ModelsFixture models)
     [Fact]
     public async Task Pipeline_NoMotionAndDetectFps_AreCountedSkipsInTheLifecycle()
     {
+        _ = models.OnnxPath(ModelCatalog.CenterNetModel);
         await using var sut = new PipelineHost(new()
         {
-            ["Detektor:Detection:Enabled"] = "false",
+            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+            ["Detektor:Detection:PullOnStart"] = "false",
+            ["Detektor:Detection:FacesEnabled"] = "false",
             ["Detektor:Detection:MotionThreshold"] = "0.01",
             ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
             ["Detektor:Processing:Concurrency"] = "1",
         });
         await sut.StartAsync();
+        await sut.WhenDetectorsLoaded;
         var pixels = PipelineHost.Gray(64, 48);
 
         // 10 fps: four still frames, one without a score (counts as motion), then five moving frames.

@@ -13,6 +13,7 @@ internal static class ApiHost
         {
             ["Detektor:Capture:DemoUrl"] = string.Empty,
             ["Detektor:Hosting:JsonLogs"] = "false",
+            ["Detektor:Detection:Enabled"] = "false",
             ["Detektor:Storage:FlushIntervalMs"] = "0",
         }, []);
         await host.StartAsync();

@@ -65,6 +65,8 @@ internal sealed class DetektorProcess : IAsyncDisposable
         }
 
         info.Environment["Detektor__Hosting__JsonLogs"] = "false";
+        // These tests are about the foundation; detection (model pull, processors) is tested in Detektor.Detection.Tests.
+        info.Environment["Detektor__Detection__Enabled"] = "false";
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

@@ -28,7 +28,8 @@ public sealed class PipelineHost : IAsyncDisposable
             Urls = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{Port}"),
             DataDir = _dir.Path,
             Cameras = cameras,
-            Settings = settings,
+            // These tests pin the foundation's chain; detection (its processors, model pull) is tested in Detektor.Detection.Tests.
+            Settings = new Dictionary<string, string?>(settings) { ["Detektor:Detection:Enabled"] = settings.GetValueOrDefault("Detektor:Detection:Enabled") ?? "false" },
         };
         Configure = configure;
         Http = new HttpClient { BaseAddress = new Uri(Settings.Urls + "/"), Timeout = TimeSpan.FromSeconds(30) };
