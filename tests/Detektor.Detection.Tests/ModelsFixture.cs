@@ -18,22 +18,7 @@ public sealed class ModelsFixture : IAsyncLifetime
 
     public ModelStore Store => new(Directory);
 
-    public static string ResolveDirectory()
-    {
-        var fromEnv = Environment.GetEnvironmentVariable("DETEKTOR_MODELS");
-        if (!string.IsNullOrEmpty(fromEnv))
-        {
-            return fromEnv;
-        }
-
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detektor.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return Path.Combine(dir?.FullName ?? ".", ".cache", "models");
-    }
+    public static string ResolveDirectory() => Repository.Cache("DETEKTOR_MODELS", "models");
 
     public async ValueTask InitializeAsync()
     {

@@ -71,6 +71,30 @@ public class DetectionProcessorsTests(ModelsFixture models)
     }
 
     [Fact]
+    public async Task Pipeline_Messi_FindsTheFaceInsideThePersonBox()
+    {
+        await using var sut = new PipelineHost(new()
+        {
+            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+            ["Detektor:Detection:PullOnStart"] = "false",
+        });
+        _ = models.OnnxPath(ModelCatalog.BlazeFaceModel);
+        await sut.StartAsync();
+        await sut.WhenDetectorsLoaded;
+        var image = FrameSource.Image("messi5.jpg");
+
+        await sut.PublishAsync("pitch", 1, T0, null, image.Pixels, image.Width, image.Height);
+        var result = Assert.Single(await sut.WaitForResultsAsync(1));
+
+        Assert.Equal(FrameOutcome.Processed, result.Outcome);
+        var faces = result.Detections.Where(d => d.Source == FaceDetectionProcessor.ProcessorName).ToList();
+        Assert.NotEmpty(faces);
+        var persons = result.Detections.Where(d => d.Label == "person").ToList();
+        Assert.All(faces, f => Assert.Contains(persons, p => p.Box.IoU(f.Box) > 0 && f.Box.Area < p.Box.Area));
+        Assert.Contains(sut.Events, e => e.Type == FrameEventType.Detected && e.Stage == FaceDetectionProcessor.ProcessorName);
+    }
+
+    [Fact]
     public async Task Pipeline_RegistryUnreachable_DetectorDisabledAndFramesSkippedAsUnavailable()
     {
         using var empty = new TempDirectory();
