@@ -30,8 +30,8 @@ public static class DetectionBench
         return store.OnnxPath(ModelCatalog.CenterNetModel);
     }
 
-    public static ObjectDetector OpenCenterNet(int threads) =>
-        ObjectDetector.Open(CenterNetPath(), ObjectModelKind.CenterNet, null, new InferenceSettings { IntraOpThreads = threads, WarmupRuns = 3 });
+    public static ObjectDetector OpenCenterNet(int threads, bool spinning = false) =>
+        ObjectDetector.Open(CenterNetPath(), ObjectModelKind.CenterNet, null, new InferenceSettings { IntraOpThreads = threads, WarmupRuns = 3, AllowSpinning = spinning });
 
     public static DetectRequest Request { get; } = new(new ClassFilter(LabelSet.Coco, 0.3f, null, null), 0.5f, 100, "objects");
 

@@ -95,6 +95,9 @@ public sealed class DetectionOptions
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Let ONNX Runtime threads spin while idle (lower latency on a dedicated machine). Default false.</summary>
+    public bool AllowSpinning { get; set; }
+
     /// <summary>Execution providers to try in order: cuda, tensorrt, openvino, cpu. Empty = cpu. CPU is always the fallback.</summary>
     public List<string> ExecutionProviders { get; set; } = [];
 

@@ -59,6 +59,7 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
             IntraOpThreads = _options.IntraOpThreads,
             ExecutionProviders = _options.EffectiveProviders,
             WarmupRuns = _options.WarmupRuns,
+            AllowSpinning = _options.AllowSpinning,
         };
     }
 

@@ -15,6 +15,12 @@ public sealed record InferenceSettings
 
     /// <summary>Inference runs on a blank input when the session opens (the first run is several times slower).</summary>
     public int WarmupRuns { get; init; } = 1;
+
+    /// <summary>
+    /// Let ONNX Runtime's intra-op threads spin while waiting for work. Off by default: on a shared or busy machine
+    /// spinning threads take the cores from everything else (and from each other when several sessions run).
+    /// </summary>
+    public bool AllowSpinning { get; init; }
 }
 
 /// <summary>A tensor's name and fixed shape.</summary>
@@ -122,6 +128,8 @@ public sealed class ModelSession : IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", settings.AllowSpinning ? "1" : "0");
+        options.AddSessionConfigEntry("session.inter_op.allow_spinning", settings.AllowSpinning ? "1" : "0");
         try
         {
             switch (provider)
