@@ -25,11 +25,14 @@ public static class CaptureServiceCollectionExtensions
             {
                 config.GetSection(CaptureOptions.CamerasSectionName).Bind(o.Cameras);
                 config.GetSection(CommandLineCamerasSection).Bind(o.CommandLineCameras);
+                o.DataDir ??= config["Detektor:DataDir"];
+                o.UnknownKeys.AddRange(CaptureOptionsValidator.FindUnknownKeys(config, CommandLineCamerasSection));
             })
             .ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CaptureOptions>, CaptureOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<CameraRegistry>();
+        builder.Services.TryAddSingleton<CameraSet>();
         return builder;
     }
 
@@ -45,5 +48,22 @@ public static class CaptureServiceCollectionExtensions
         builder.Services.AddHealthChecks();
         builder.Services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>, CameraHealthCheckRegistrations>();
         return builder;
+    }
+
+    /// <summary>Registers health check <c>camera:{name}</c> for every camera that runs.</summary>
+    private sealed class CameraHealthCheckRegistrations(CameraSet cameras) : IConfigureOptions<HealthCheckServiceOptions>
+    {
+        public void Configure(HealthCheckServiceOptions options)
+        {
+            foreach (var camera in cameras.Cameras)
+            {
+                var name = camera.Name;
+                options.Registrations.Add(new HealthCheckRegistration(
+                    CameraHealthCheck.NamePrefix + name,
+                    sp => new CameraHealthCheck(sp.GetRequiredService<CameraRegistry>(), name),
+                    failureStatus: null,
+                    tags: ["camera"]));
+            }
+        }
     }
 }
