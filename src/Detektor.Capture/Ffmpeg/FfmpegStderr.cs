@@ -77,7 +77,10 @@ public sealed class FfmpegStderr
             else
             {
                 _lastWasDecodeError = false;
-                LastError = masked;
+                if (!IsEpilogue(masked))
+                {
+                    LastError = masked;
+                }
             }
 
             DecodeErrors += decodeErrors;
@@ -148,6 +151,12 @@ public sealed class FfmpegStderr
 
         return false;
     }
+
+    /// <summary>ffmpeg's closing remarks that do not explain anything ("Conversion failed!", "To ignore this, …").</summary>
+    public static bool IsEpilogue(string line) =>
+        line.StartsWith("To ignore this", StringComparison.Ordinal) ||
+        line.StartsWith("Conversion failed", StringComparison.Ordinal) ||
+        line.StartsWith("Exiting normally", StringComparison.Ordinal);
 
     /// <summary>N for ffmpeg's "Last message repeated N times", else null.</summary>
     public static int? RepeatCount(string line)
