@@ -46,8 +46,11 @@ public sealed class CaptureOptions
     /// <summary><c>Detektor:DataDir</c>, where the demo footage is also looked for.</summary>
     public string? DataDir { get; set; }
 
-    /// <summary>Keys under the camera sections that no option has (typos), found while binding; reported by validation.</summary>
-    internal List<string> UnknownKeys { get; } = [];
+    /// <summary>
+    /// Problems found while binding the camera sections — keys no option has (typos), values of the wrong type — one line
+    /// each, reported by validation.
+    /// </summary>
+    internal List<string> ConfigurationErrors { get; } = [];
 
     /// <summary>Configured and command-line cameras, each with the configuration key that names it in errors.</summary>
     public IEnumerable<(string Key, CameraOptions Camera)> AllConfigured()

@@ -21,7 +21,7 @@ public sealed class CaptureOptionsValidator : IValidateOptions<CaptureOptions>
 
     public ValidateOptionsResult Validate(string? name, CaptureOptions options)
     {
-        var errors = new List<string>(options.UnknownKeys);
+        var errors = new List<string>(options.ConfigurationErrors);
         var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, camera) in options.AllConfigured())
         {
@@ -194,6 +194,30 @@ public sealed class CaptureOptionsValidator : IValidateOptions<CaptureOptions>
                         yield return $"{field.Path}: unknown key; allowed: {string.Join(", ", CameraOptions.Keys)}.";
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Values of a camera section that cannot be converted to their option's type, one line each.</summary>
+    internal static IEnumerable<string> FindUnconvertibleValues(IConfigurationSection camera)
+    {
+        foreach (var field in camera.GetChildren())
+        {
+            if (field.Value is not { } value)
+            {
+                continue;
+            }
+
+            var problem = field.Key.ToLowerInvariant() switch
+            {
+                "width" or "height" when !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) => "is not a whole number",
+                "fps" when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _) => "is not a number",
+                "enabled" or "loop" when !bool.TryParse(value, out _) => "is not true or false",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                yield return $"{field.Path}: '{SecretMasker.MaskSecrets(value)}' {problem}.";
             }
         }
     }
