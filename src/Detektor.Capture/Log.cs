@@ -7,7 +7,7 @@ namespace Detektor.Capture;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Camera {Camera}: {From} -> {To} ({Reason}) {Detail}")]
-    public static partial void StateChanged(ILogger logger, string camera, CameraState from, CameraState to, string reason, string? detail);
+    public static partial void StateChanged(ILogger logger, string camera, CameraState from, CameraState to, string reason, string detail);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Camera {Camera}: {Error}; reconnecting in {DelaySeconds:0.0} s (attempt {Attempt})")]
     public static partial void Reconnecting(ILogger logger, string camera, string error, double delaySeconds, int attempt);

@@ -341,7 +341,7 @@ public sealed class CameraWorker
         if (_status.SetState(state, reason, detail) is { } transition)
         {
             _telemetry.RecordTransition(Camera.Name, transition);
-            Log.StateChanged(_logger, Camera.Name, transition.From, transition.To, transition.Reason, transition.Detail);
+            Log.StateChanged(_logger, Camera.Name, transition.From, transition.To, transition.Reason, transition.Detail ?? string.Empty);
         }
     }
 }

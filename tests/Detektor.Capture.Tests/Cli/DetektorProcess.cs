@@ -17,6 +17,7 @@ public sealed class DetektorProcess : IAsyncDisposable
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TempDirectory _data = new("detektor-cli");
+    private int _disposed;
 
     private DetektorProcess(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory)
     {
@@ -137,6 +138,11 @@ public sealed class DetektorProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         Client.Dispose();
         if (!_process.HasExited)
         {
