@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -11,24 +10,14 @@ namespace Detektor.Testing;
 /// playlists and segments), a live MJPEG stream (<c>multipart/x-mixed-replace</c>, paced), fixed bytes (garbage), and 404
 /// for the rest. Every request target (path and query) is recorded. One connection per request (<c>Connection: close</c>).
 /// </summary>
-public sealed class LoopbackHttpServer : IAsyncDisposable
+public sealed class LoopbackHttpServer : LoopbackTcpServer
 {
     public const string MjpegBoundary = "detektorframe";
 
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, Func<Stream, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _requests = new();
-    private readonly Task _accepting;
 
-    public LoopbackHttpServer()
-    {
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = AcceptAsync();
-    }
-
-    public int Port { get; }
+    public LoopbackHttpServer() => StartAccepting();
 
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
@@ -79,38 +68,14 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
         }
     };
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _accepting;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            _ = ServeAsync(client);
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
+    protected override async Task OnClientAsync(TcpClient client)
     {
         using (client)
         {
             try
             {
                 var stream = client.GetStream();
-                var target = await ReadRequestTargetAsync(stream, _stop.Token);
+                var target = await ReadRequestTargetAsync(stream, Stopping);
                 if (target is null)
                 {
                     return;
@@ -120,11 +85,11 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 var path = target.Split('?', 2)[0];
                 if (_routes.TryGetValue(path, out var handler))
                 {
-                    await handler(stream, _stop.Token);
+                    await handler(stream, Stopping);
                 }
                 else
                 {
-                    await WriteResponseAsync(stream, 404, "text/plain", "not found"u8.ToArray(), _stop.Token);
+                    await WriteResponseAsync(stream, 404, "text/plain", "not found"u8.ToArray(), Stopping);
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)

@@ -194,24 +194,23 @@ public sealed class CameraWorker
                 return (ConnectionEnd.StartFailed, detail, TimeSpan.Zero);
             }
 
+            source.StartReading(_pool, frameSize, $"ffmpeg:{Camera.Name}");
             while (true)
             {
-                var buffer = _pool.Rent(frameSize);
-                bool read;
+                FrameBuffer? buffer;
                 try
                 {
                     watchdog.CancelAfter(frames == 0 ? connectTimeout : stallTimeout);
-                    read = await source.ReadFrameAsync(buffer.Memory, watchdog.Token);
+                    buffer = await source.ReadFrameAsync(watchdog.Token);
                 }
-                catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+                catch (OperationCanceledException)
                 {
-                    // The watchdog fired (or shutdown): the process is being killed, and the read failed with it.
-                    read = false;
+                    // The watchdog fired (or shutdown): the process is being killed.
+                    buffer = null;
                 }
 
-                if (!read)
+                if (buffer is null)
                 {
-                    buffer.Release();
                     break;
                 }
 

@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Detektor.Core.Messages;
 
 namespace Detektor.Capture.Motion;
@@ -178,34 +180,41 @@ public sealed class MotionDetector
 
     private void Downscale(ReadOnlySpan<byte> rgb24)
     {
+        // Each analysis pixel averages a grid of samples of its f x f block: every `step`-th row and pixel (all of them
+        // when f <= 2). Half the memory traffic of a full box filter at f = 4, and still a low-pass filter.
         var f = _factor;
+        var step = Math.Max(1, f / 2);
+        var samples = (f + step - 1) / step;
         var rowBytes = _frameWidth * 3;
         var usedBytes = Width * f * 3;
-        var divisor = 256 * f * f;
+        var scale = 1f / (256 * samples * samples);
         for (var oy = 0; oy < Height; oy++)
         {
-            // Vertical pass (vectorised): sum f rows byte-wise into ushort lanes.
+            // Vertical pass (vectorised): sum the sampled rows byte-wise into ushort lanes.
             var sums = _rowSums.AsSpan(0, usedBytes);
             sums.Clear();
-            for (var r = 0; r < f; r++)
+            for (var r = 0; r < f; r += step)
             {
                 AddWidened(rgb24.Slice(((oy * f) + r) * rowBytes, usedBytes), sums);
             }
 
-            // Horizontal pass: f pixels per output pixel, then luma (BT.601 weights 77/150/29 of 256).
-            var grayRow = _gray.AsSpan(oy * Width, Width);
+            // Horizontal pass: the sampled pixels of each block, then luma (BT.601 weights 77/150/29 of 256).
+            // (No bounds checks: p + 2 < usedBytes = Width * f * 3 for every ox < Width, k < f.)
+            ref var sum0 = ref MemoryMarshal.GetReference(sums);
+            ref var gray0 = ref _gray[oy * Width];
+            var pixelStride = step * 3;
             for (var ox = 0; ox < Width; ox++)
             {
                 int r = 0, g = 0, b = 0;
                 var p = ox * f * 3;
-                for (var k = 0; k < f; k++, p += 3)
+                for (var k = 0; k < f; k += step, p += pixelStride)
                 {
-                    r += sums[p];
-                    g += sums[p + 1];
-                    b += sums[p + 2];
+                    r += Unsafe.Add(ref sum0, p);
+                    g += Unsafe.Add(ref sum0, p + 1);
+                    b += Unsafe.Add(ref sum0, p + 2);
                 }
 
-                grayRow[ox] = (byte)(((77 * r) + (150 * g) + (29 * b)) / divisor);
+                Unsafe.Add(ref gray0, ox) = (byte)(((77 * r) + (150 * g) + (29 * b)) * scale);
             }
         }
     }

@@ -9,6 +9,16 @@ namespace Detektor.Capture.Tests.Cli;
 /// </summary>
 public sealed class RunCommandTests
 {
+    private static async Task<List<JsonElement>> WaitUntilAllHaveFramesAsync(DetektorProcess sut)
+    {
+        var list = await Eventually.WaitAsync(
+            async () => await sut.GetJsonAsync("/api/v1/cameras"),
+            json => json.GetProperty("items").EnumerateArray().All(c => c.GetProperty("frames_captured").GetInt64() > 0),
+            TimeSpan.FromSeconds(60),
+            "every camera streaming");
+        return [.. list.GetProperty("items").EnumerateArray()];
+    }
+
     private static string[] ConfigErrors(DetektorProcess p) =>
         [.. p.StderrLines.Where(l => l.StartsWith("detektor: configuration error: ", StringComparison.Ordinal)).Select(l => l["detektor: configuration error: ".Length..])];
 
@@ -169,13 +179,9 @@ public sealed class RunCommandTests
         await using var sut = DetektorProcess.Start(["--camera", "front=testsrc2://", "--camera", "back=smptebars://"]);
         await sut.WaitUntilRunningAsync();
 
-        await Eventually.WaitAsync(
-            async () => await sut.GetJsonAsync("/api/v1/cameras"),
-            json => json.GetProperty("items").EnumerateArray().Count(c => c.GetProperty("frames_captured").GetInt64() > 0) == 2,
-            TimeSpan.FromSeconds(60),
-            "both cameras streaming");
+        var cameras = await WaitUntilAllHaveFramesAsync(sut);
 
-        var names = (await sut.GetJsonAsync("/api/v1/cameras")).GetProperty("items").EnumerateArray().Select(c => c.GetProperty("name").GetString()).ToList();
+        var names = cameras.Select(c => c.GetProperty("name").GetString()).ToList();
         Assert.Equal(["front", "back"], names);
     }
 
@@ -200,13 +206,8 @@ public sealed class RunCommandTests
 
         await using var sut = DetektorProcess.Start(["--config", yaml], env);
         await sut.WaitUntilRunningAsync();
-        var cameras = await Eventually.WaitAsync(
-            async () => await sut.GetJsonAsync("/api/v1/cameras"),
-            json => json.GetProperty("items").EnumerateArray().All(c => c.GetProperty("frames_captured").GetInt64() > 0),
-            TimeSpan.FromSeconds(60),
-            "both cameras streaming");
+        var items = await WaitUntilAllHaveFramesAsync(sut);
 
-        var items = cameras.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(["yaml-cam", "env-cam"], items.Select(c => c.GetProperty("name").GetString()));
         Assert.Equal(320, items[0].GetProperty("width").GetInt32());
         Assert.Equal(4, items[0].GetProperty("configured_fps").GetDouble());
