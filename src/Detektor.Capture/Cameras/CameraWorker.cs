@@ -214,6 +214,8 @@ public sealed class CameraWorker
                     break;
                 }
 
+                // The watchdog times the camera, not the pipeline behind it: publishing may wait on a full queue.
+                watchdog.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (frames++ == 0)
                 {
                     streamingSince = _time.GetTimestamp();
