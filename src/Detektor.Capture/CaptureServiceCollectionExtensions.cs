@@ -23,14 +23,42 @@ public static class CaptureServiceCollectionExtensions
             .BindConfiguration(CaptureOptions.SectionName)
             .Configure<IConfiguration>((o, config) =>
             {
-                config.GetSection(CaptureOptions.CamerasSectionName).Bind(o.Cameras);
-                config.GetSection(CommandLineCamerasSection).Bind(o.CommandLineCameras);
+                // Bound camera by camera: the binder silently skips a list item it cannot convert, which would turn
+                // "Width: wide" into a missing camera (and the demo camera). Such errors are reported by validation.
+                BindCameras(config.GetSection(CaptureOptions.CamerasSectionName), o.Cameras, o.ConfigurationErrors);
+                BindCameras(config.GetSection(CommandLineCamerasSection), o.CommandLineCameras, o.ConfigurationErrors);
+                o.DataDir ??= config["Detektor:DataDir"];
+                o.ConfigurationErrors.AddRange(CaptureOptionsValidator.FindUnknownKeys(config, CommandLineCamerasSection));
             })
             .ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CaptureOptions>, CaptureOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<CameraRegistry>();
+        builder.Services.TryAddSingleton<CameraSet>();
         return builder;
+    }
+
+    private static void BindCameras(IConfigurationSection section, List<CameraOptions> cameras, List<string> errors)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            var problems = CaptureOptionsValidator.FindUnconvertibleValues(child).ToList();
+            var camera = new CameraOptions();
+            if (problems.Count == 0)
+            {
+                child.Bind(camera);
+            }
+            else
+            {
+                // Keep what is readable so that validation reports only the real problems.
+                camera.Name = child[nameof(CameraOptions.Name)] ?? string.Empty;
+                camera.Url = child[nameof(CameraOptions.Url)] ?? string.Empty;
+                camera.Enabled = false;
+            }
+
+            errors.AddRange(problems);
+            cameras.Add(camera);
+        }
     }
 
     /// <summary>Runs the capture role: every enabled camera is read and its frames published on the bus.</summary>
@@ -45,5 +73,22 @@ public static class CaptureServiceCollectionExtensions
         builder.Services.AddHealthChecks();
         builder.Services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>, CameraHealthCheckRegistrations>();
         return builder;
+    }
+
+    /// <summary>Registers health check <c>camera:{name}</c> for every camera that runs.</summary>
+    private sealed class CameraHealthCheckRegistrations(CameraSet cameras) : IConfigureOptions<HealthCheckServiceOptions>
+    {
+        public void Configure(HealthCheckServiceOptions options)
+        {
+            foreach (var camera in cameras.Cameras)
+            {
+                var name = camera.Name;
+                options.Registrations.Add(new HealthCheckRegistration(
+                    CameraHealthCheck.NamePrefix + name,
+                    sp => new CameraHealthCheck(sp.GetRequiredService<CameraRegistry>(), name),
+                    failureStatus: null,
+                    tags: ["camera"]));
+            }
+        }
     }
 }

@@ -3,12 +3,14 @@ using System.Diagnostics;
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Lifecycle;
 using Detektor.Capture.Ffmpeg;
+using Detektor.Capture.Motion;
 using Detektor.Capture.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Buffers;
 using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
+using Detektor.Core.Security;
 using Detektor.Core.Telemetry;
 using Detektor.Core.Tracing;
 using Microsoft.Extensions.Logging;
@@ -16,12 +18,22 @@ using Microsoft.Extensions.Logging;
 namespace Detektor.Capture.Cameras;
 
 /// <summary>
-/// Reads one camera forever: starts ffmpeg, turns each raw frame into a tracked frame (id, metadata, root span,
-/// <c>captured</c> and <c>queued</c> events) and publishes it; when the stream ends, fails or stalls it kills ffmpeg and
-/// reconnects with back-off, and never gives up.
+/// Reads one camera forever — the reconnect state machine:
+/// <code>
+/// connecting ──first frame──▶ streaming ──no frame for StallTimeout──▶ stalled ──▶ reconnecting
+///     │  └──no first frame within ConnectTimeout──▶ stalled ──▶ reconnecting        ▲       │
+///     └──ffmpeg exits / cannot start──────────────────────────────────────────────────┘       │
+///     ◀────────────────────────────── back-off 1, 2, 5, 10, 20, 30 s (±20 %) ◀───────────────┘
+/// </code>
+/// Each connection is one ffmpeg child process writing raw rgb24 frames of the camera's size and rate; every frame gets an
+/// id, metadata (with its motion score), a root span and <c>captured</c>/<c>queued</c> lifecycle events, and is published
+/// on the frames topic in a pooled buffer. It never gives up; only shutdown (or the end of a file that does not loop)
+/// stops it. Every transition is logged, counted, and kept in <see cref="CameraStatus.RecentTransitions"/>.
 /// </summary>
-public sealed partial class CameraWorker
+public sealed class CameraWorker
 {
+    private const int PixelBytes = 3;
+
     private readonly CameraStatus _status;
     private readonly CaptureOptions _options;
     private readonly IFrameBus _bus;
@@ -32,6 +44,7 @@ public sealed partial class CameraWorker
     private readonly ServiceIdentity _service;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly MotionDetector? _motion;
     private readonly Random _random = new();
     private long _sequence;
 
@@ -57,88 +70,68 @@ public sealed partial class CameraWorker
         _service = service;
         _time = time;
         _logger = logger;
+        if (options.Motion.Enabled)
+        {
+            _motion = new MotionDetector(Camera.Width, Camera.Height, options.Motion);
+        }
     }
 
     private CameraOptions Camera => _status.Options;
 
+    /// <summary>How a connection ended.</summary>
+    private enum ConnectionEnd
+    {
+        Stopped,
+        Stalled,
+        Exited,
+        StartFailed,
+        EndOfFile,
+    }
+
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
-        var frameSize = Camera.Width * Camera.Height * PixelFormats.BytesPerPixel(PixelFormats.Rgb24);
-        var arguments = FfmpegArguments.Build(Camera);
+        var attempt = 0;
+        var reason = TransitionReasons.Start;
         while (!stoppingToken.IsCancellationRequested)
         {
-            Transition(CameraState.Connecting);
-            var stalled = false;
-            string? error = null;
-            var framesThisConnection = 0L;
-            await using (var source = new FfmpegFrameSource(_options.FfmpegPath, arguments, Camera.Name, _logger, _time))
+            Transition(CameraState.Connecting, reason, null);
+            var (end, detail, streamedFor) = await RunConnectionAsync(stoppingToken);
+            if (end == ConnectionEnd.Stopped || stoppingToken.IsCancellationRequested)
             {
-                try
-                {
-                    source.Start();
-                    using var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    while (true)
-                    {
-                        var buffer = _pool.Rent(frameSize);
-                        bool read;
-                        try
-                        {
-                            readTimeout.CancelAfter(TimeSpan.FromSeconds(_options.StallTimeoutSeconds));
-                            read = await source.ReadFrameAsync(buffer.Memory, readTimeout.Token);
-                        }
-                        catch
-                        {
-                            buffer.Release();
-                            throw;
-                        }
-
-                        if (!read)
-                        {
-                            buffer.Release();
-                            error = source.LastError ?? "the stream ended";
-                            break;
-                        }
-
-                        if (framesThisConnection++ == 0)
-                        {
-                            failures = 0;
-                            Transition(CameraState.Streaming);
-                        }
-
-                        await PublishFrameAsync(buffer, stoppingToken);
-                    }
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (OperationCanceledException)
-                {
-                    stalled = true;
-                    error = $"no frame for {_options.StallTimeoutSeconds:0.#} s";
-                }
-                catch (Win32Exception ex)
-                {
-                    error = $"ffmpeg could not be started ('{_options.FfmpegPath}'): {ex.Message}";
-                }
-                catch (Exception ex) when (ex is IOException or InvalidOperationException)
-                {
-                    error = source.LastError ?? ex.Message;
-                }
+                break;
             }
 
-            // The ffmpeg process is gone (killed by DisposeAsync); wait, then try again.
-            Transition(stalled ? CameraState.Stalled : CameraState.Reconnecting, error);
+            if (end == ConnectionEnd.EndOfFile)
+            {
+                Transition(CameraState.Stopped, TransitionReasons.EndOfFile, detail);
+                return;
+            }
+
+            // A connection that streamed for a while was a good one: the next failure starts the back-off afresh.
+            if (streamedFor >= TimeSpan.FromSeconds(10))
+            {
+                attempt = 0;
+            }
+
+            var endReason = end switch
+            {
+                ConnectionEnd.Stalled when streamedFor > TimeSpan.Zero => TransitionReasons.Stall,
+                ConnectionEnd.Stalled => TransitionReasons.NoFirstFrame,
+                ConnectionEnd.StartFailed => TransitionReasons.FfmpegStartFailed,
+                _ => TransitionReasons.FfmpegExited,
+            };
+            if (end == ConnectionEnd.Stalled)
+            {
+                Transition(CameraState.Stalled, endReason, detail);
+            }
+
+            var delay = ReconnectBackoff.Delay(attempt, _random);
+            Transition(CameraState.Reconnecting, endReason, detail);
             _status.RecordReconnect();
             _telemetry.RecordReconnect(Camera.Name);
-            var delay = ReconnectBackoff.Delay(failures++, _random);
-            Log.Reconnecting(_logger, Camera.Name, _status.LastError ?? "unknown", delay.TotalSeconds);
-            if (stalled)
-            {
-                Transition(CameraState.Reconnecting);
-            }
-
+            Log.Reconnecting(_logger, Camera.Name, detail, delay.TotalSeconds, attempt + 1);
+            attempt++;
+            reason = TransitionReasons.Retry;
             try
             {
                 await Task.Delay(delay, _time, stoppingToken);
@@ -149,7 +142,129 @@ public sealed partial class CameraWorker
             }
         }
 
-        Transition(CameraState.Stopped);
+        _motion?.Reset();
+        Transition(CameraState.Stopped, TransitionReasons.Shutdown, null);
+    }
+
+    /// <summary>One ffmpeg process, from start to its end. Returns how it ended, why (masked), and how long it streamed.</summary>
+    private async Task<(ConnectionEnd End, string Detail, TimeSpan StreamedFor)> RunConnectionAsync(CancellationToken stoppingToken)
+    {
+        var frameSize = Camera.Width * Camera.Height * PixelBytes;
+        var stallTimeout = _options.StallTimeoutFor(Camera);
+        var connectTimeout = _options.ConnectTimeoutFor(Camera);
+        var arguments = FfmpegArguments.Build(Camera, stallTimeout + TimeSpan.FromSeconds(5));
+        var stderr = new FfmpegStderr(Camera.Name, _logger, _time, OnDecodeErrors);
+        _motion?.Reset();
+
+        Activity.Current = null;
+        var connectSpan = CaptureTelemetry.ActivitySource.StartActivity(CaptureTelemetry.ConnectSpanName, ActivityKind.Client);
+        if (connectSpan is { IsAllDataRequested: true })
+        {
+            connectSpan.SetTag(SemanticAttributes.CameraId, Camera.Name);
+            connectSpan.SetTag("url.full", _status.MaskedUrl);
+        }
+
+        Activity.Current = null;
+        var connectionStart = _time.GetTimestamp();
+        long streamingSince = 0;
+        var frames = 0L;
+        await using var source = new FfmpegFrameSource(_options.FfmpegPath, arguments, stderr);
+        using var watchdog = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        await using var stopRegistration = stoppingToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), watchdog);
+        await using var killRegistration = watchdog.Token.Register(static s => ((FfmpegFrameSource)s!).Kill(), source);
+        try
+        {
+            return await ReadFramesAsync();
+        }
+        finally
+        {
+            connectSpan?.Dispose();
+        }
+
+        async Task<(ConnectionEnd End, string Detail, TimeSpan StreamedFor)> ReadFramesAsync()
+        {
+            try
+            {
+                source.Start();
+            }
+            catch (Win32Exception ex)
+            {
+                var detail = SecretMasker.MaskSecrets($"ffmpeg could not be started from '{_options.FfmpegPath}': {ex.Message}");
+                connectSpan?.SetStatus(ActivityStatusCode.Error, detail);
+                return (ConnectionEnd.StartFailed, detail, TimeSpan.Zero);
+            }
+
+            source.StartReading(_pool, frameSize, $"ffmpeg:{Camera.Name}");
+            while (true)
+            {
+                FrameBuffer? buffer;
+                try
+                {
+                    watchdog.CancelAfter(frames == 0 ? connectTimeout : stallTimeout);
+                    buffer = await source.ReadFrameAsync(watchdog.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The watchdog fired (or shutdown): the process is being killed.
+                    buffer = null;
+                }
+
+                if (buffer is null)
+                {
+                    break;
+                }
+
+                // The watchdog times the camera, not the pipeline behind it: publishing may wait on a full queue.
+                watchdog.CancelAfter(Timeout.InfiniteTimeSpan);
+                if (frames++ == 0)
+                {
+                    streamingSince = _time.GetTimestamp();
+                    var waited = _time.GetElapsedTime(connectionStart);
+                    connectSpan?.SetTag("camera.connect.seconds", Math.Round(waited.TotalSeconds, 3));
+                    connectSpan?.Dispose();
+                    connectSpan = null;
+                    Transition(CameraState.Streaming, TransitionReasons.FirstFrame, $"first frame after {waited.TotalSeconds:0.0} s");
+                    Log.Streaming(_logger, Camera.Name, _status.MaskedUrl, Camera.Width, Camera.Height, Camera.Fps);
+                }
+
+                await PublishFrameAsync(buffer, stoppingToken);
+            }
+
+            var streamedFor = frames > 0 ? _time.GetElapsedTime(streamingSince) : TimeSpan.Zero;
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return (ConnectionEnd.Stopped, "shutdown", streamedFor);
+            }
+
+            if (watchdog.IsCancellationRequested)
+            {
+                var limit = frames == 0 ? connectTimeout : stallTimeout;
+                var detail = frames == 0
+                    ? $"no first frame within {limit.TotalSeconds:0.#} s; ffmpeg killed ({stderr.LastError ?? "it said nothing"})"
+                    : $"no frame for {limit.TotalSeconds:0.#} s; ffmpeg killed";
+                connectSpan?.SetStatus(ActivityStatusCode.Error, detail);
+                return (ConnectionEnd.Stalled, detail, streamedFor);
+            }
+
+            // ffmpeg ended by itself: wait for its exit code and last words.
+            await source.WaitForExitAsync(TimeSpan.FromSeconds(5));
+            var exitCode = source.ExitCode;
+            if (exitCode == 0 && CameraUrl.IsFile(Camera.Url) && !Camera.Loop && frames > 0)
+            {
+                return (ConnectionEnd.EndOfFile, $"end of file after {frames} frames", streamedFor);
+            }
+
+            var why = stderr.LastError ?? (exitCode == 0 ? "the stream ended" : "no message");
+            var exited = SecretMasker.MaskSecrets(exitCode is { } code ? $"ffmpeg exited with code {code}: {why}" : $"ffmpeg stopped: {why}");
+            connectSpan?.SetStatus(ActivityStatusCode.Error, exited);
+            return (ConnectionEnd.Exited, exited, streamedFor);
+        }
+    }
+
+    private void OnDecodeErrors(int count)
+    {
+        _status.RecordDecodeErrors(count);
+        _telemetry.RecordDecodeErrors(Camera.Name, count);
     }
 
     private async Task PublishFrameAsync(FrameBuffer buffer, CancellationToken stoppingToken)
@@ -157,6 +272,17 @@ public sealed partial class CameraWorker
         var captureTime = _time.GetUtcNow();
         var sequence = ++_sequence;
         var id = _ids.Next(Camera.Name, sequence);
+
+        double? motionScore = null;
+        List<BoundingBox>? motionBoxes = null;
+        if (_motion is not null)
+        {
+            motionScore = _motion.Analyze(buffer.Span);
+            if (_motion.Boxes.Length > 0)
+            {
+                motionBoxes = [.. _motion.Boxes];
+            }
+        }
 
         // Each frame is the root of its own trace: never a child of whatever happens to be current.
         Activity.Current = null;
@@ -173,6 +299,10 @@ public sealed partial class CameraWorker
             root.SetTag(SemanticAttributes.FrameHeight, Camera.Height);
             root.SetTag(SemanticAttributes.FrameSizeBytes, buffer.Length);
             root.SetTag(SemanticAttributes.PipelineStage, Stages.Capture);
+            if (motionScore is { } score)
+            {
+                root.SetTag("frame.motion_score", score);
+            }
         }
 
         var metadata = new FrameMetadata
@@ -186,8 +316,11 @@ public sealed partial class CameraWorker
             SizeBytes = buffer.Length,
             Sequence = sequence,
             Trace = trace,
+            MotionScore = motionScore,
+            MotionBoxes = motionBoxes,
         };
-        _status.RecordFrame(captureTime);
+        _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes));
+        _telemetry.RecordFrame(Camera.Name);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
         var message = new FrameMessage(metadata, buffer);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Queued, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root), CancellationToken.None);
@@ -201,27 +334,15 @@ public sealed partial class CameraWorker
             await _recorder.RecordAsync(
                 FrameEvent.Create(FrameEventType.Dropped, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root, reason: DropReasons.Shutdown),
                 CancellationToken.None);
-            throw new OperationCanceledException("Capture stopped while publishing.", ex, stoppingToken);
         }
     }
 
-    private void Transition(CameraState state, string? error = null)
+    private void Transition(CameraState state, string reason, string? detail)
     {
-        var before = _status.State;
-        _status.SetState(state, error);
-        if (before != state)
+        if (_status.SetState(state, reason, detail) is { } transition)
         {
-            _telemetry.RecordTransition(Camera.Name, state);
-            Log.StateChanged(_logger, Camera.Name, before, state);
+            _telemetry.RecordTransition(Camera.Name, transition);
+            Log.StateChanged(_logger, Camera.Name, transition.From, transition.To, transition.Reason, transition.Detail ?? string.Empty);
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Camera {Camera}: {From} -> {To}")]
-        public static partial void StateChanged(ILogger logger, string camera, CameraState from, CameraState to);
-
-        [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Camera {Camera}: {Error}; reconnecting in {DelaySeconds:0.0} s")]
-        public static partial void Reconnecting(ILogger logger, string camera, string error, double delaySeconds);
     }
 }

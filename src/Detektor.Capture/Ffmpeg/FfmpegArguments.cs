@@ -4,21 +4,29 @@ using Detektor.Core.Frames;
 
 namespace Detektor.Capture.Ffmpeg;
 
-/// <summary>Builds the ffmpeg command line that turns a camera URL into raw frames of the detect size and rate on stdout.</summary>
+/// <summary>
+/// Builds the ffmpeg command line that turns a camera URL into raw frames of the detect size and rate on stdout:
+/// <c>[input options] [camera InputArgs] -i URL -map 0:v:0 -an -sn -dn -vf fps=F,scale=W:H -pix_fmt rgb24 -f rawvideo pipe:1</c>.
+/// </summary>
 public static class FfmpegArguments
 {
-    public static IReadOnlyList<string> Build(CameraOptions camera, string pixelFormat = PixelFormats.Rgb24)
+    /// <param name="camera">The camera.</param>
+    /// <param name="ioTimeout">ffmpeg's own network timeout (a backstop: the worker's stall watchdog normally acts first).</param>
+    /// <param name="pixelFormat">Output pixel format.</param>
+    public static IReadOnlyList<string> Build(CameraOptions camera, TimeSpan ioTimeout, string pixelFormat = PixelFormats.Rgb24)
     {
         var size = string.Create(CultureInfo.InvariantCulture, $"{camera.Width}x{camera.Height}");
         var fps = camera.Fps.ToString("0.###", CultureInfo.InvariantCulture);
-        var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "warning" };
-        var kind = CameraUrl.KindOf(camera.Url);
-        switch (kind)
+        var timeoutMicros = ((long)ioTimeout.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
+        var args = new List<string> { "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning" };
+        switch (CameraUrl.KindOf(camera.Url))
         {
             case CameraUrlKind.TestPattern:
+                args.AddRange(camera.InputArgs);
                 args.AddRange(["-re", "-f", "lavfi", "-i", $"{CameraUrl.TestPatternName(camera.Url)}=size={size}:rate={fps}"]);
                 break;
             case CameraUrlKind.File:
+                // -re reads at the file's native rate, like a live camera.
                 args.Add("-re");
                 if (camera.Loop)
                 {
@@ -29,12 +37,12 @@ public static class FfmpegArguments
                 args.AddRange(["-i", CameraUrl.FilePath(camera.Url)]);
                 break;
             case CameraUrlKind.Rtsp:
-                args.AddRange(["-rtsp_transport", camera.Transport, "-timeout", "5000000"]);
+                args.AddRange(["-rtsp_transport", camera.Transport, "-timeout", timeoutMicros]);
                 args.AddRange(camera.InputArgs);
                 args.AddRange(["-i", camera.Url]);
                 break;
             case CameraUrlKind.Http:
-                args.AddRange(["-rw_timeout", "5000000", "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "2"]);
+                args.AddRange(["-rw_timeout", timeoutMicros]);
                 args.AddRange(camera.InputArgs);
                 args.AddRange(["-i", camera.Url]);
                 break;
@@ -49,50 +57,4 @@ public static class FfmpegArguments
         ]);
         return args;
     }
-}
-
-public enum CameraUrlKind
-{
-    Unsupported,
-    Rtsp,
-    Http,
-    File,
-    TestPattern,
-}
-
-/// <summary>What kind of source a camera URL names.</summary>
-public static class CameraUrl
-{
-    private static readonly string[] TestPatterns = ["testsrc", "testsrc2", "smptebars", "rgbtestsrc"];
-
-    public static CameraUrlKind KindOf(string? url)
-    {
-        if (string.IsNullOrWhiteSpace(url))
-        {
-            return CameraUrlKind.Unsupported;
-        }
-
-        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
-        if (schemeEnd < 0)
-        {
-            return url.StartsWith('/') || url.StartsWith("./", StringComparison.Ordinal) || url.StartsWith("../", StringComparison.Ordinal)
-                ? CameraUrlKind.File
-                : CameraUrlKind.Unsupported;
-        }
-
-        var scheme = url[..schemeEnd].ToLowerInvariant();
-        return scheme switch
-        {
-            "rtsp" or "rtsps" => Uri.TryCreate(url, UriKind.Absolute, out var u) && !string.IsNullOrEmpty(u.Host) ? CameraUrlKind.Rtsp : CameraUrlKind.Unsupported,
-            "http" or "https" => Uri.TryCreate(url, UriKind.Absolute, out var h) && !string.IsNullOrEmpty(h.Host) ? CameraUrlKind.Http : CameraUrlKind.Unsupported,
-            "file" => url.Length > 7 ? CameraUrlKind.File : CameraUrlKind.Unsupported,
-            _ when TestPatterns.Contains(scheme) => CameraUrlKind.TestPattern,
-            _ => CameraUrlKind.Unsupported,
-        };
-    }
-
-    public static string TestPatternName(string url) => url[..url.IndexOf("://", StringComparison.Ordinal)].ToLowerInvariant();
-
-    public static string FilePath(string url) =>
-        url.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? Uri.UnescapeDataString(url[7..]) : url;
 }

@@ -1,45 +1,45 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using Detektor.Core.Security;
-using Microsoft.Extensions.Logging;
+using System.Threading.Channels;
+using Detektor.Core.Buffers;
 
 namespace Detektor.Capture.Ffmpeg;
 
 /// <summary>
-/// One ffmpeg child process writing raw frames on its stdout. Its stderr goes to the log line by line, secrets masked and
-/// rate-limited (at most <see cref="MaxStderrLinesPerWindow"/> lines per 10 s; the rest is counted and summarised).
+/// One ffmpeg child process writing raw frames on its stdout; its stderr goes to an <see cref="FfmpegStderr"/> (log,
+/// masking, decode-error counting). Frames are read by a dedicated thread with blocking reads straight into pooled buffers
+/// (a third of the CPU of asynchronous pipe reads, measured: docs/performance.md) and handed over through a queue of
+/// two. Disposing kills the process if it still runs and returns undelivered buffers to the pool.
 /// </summary>
-public sealed partial class FfmpegFrameSource : IAsyncDisposable
+public sealed class FfmpegFrameSource : IAsyncDisposable
 {
-    public const int MaxStderrLinesPerWindow = 20;
-
     private readonly string _ffmpegPath;
     private readonly IReadOnlyList<string> _arguments;
-    private readonly string _camera;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
+    private readonly FfmpegStderr _stderr;
     private Process? _process;
     private Stream? _stdout;
     private Task? _stderrPump;
-    private long _windowStart;
-    private int _linesInWindow;
-    private int _suppressed;
+    private Thread? _reader;
+    private Channel<FrameBuffer>? _frames;
+    private int _killed;
 
-    public FfmpegFrameSource(string ffmpegPath, IReadOnlyList<string> arguments, string camera, ILogger logger, TimeProvider time)
+    public FfmpegFrameSource(string ffmpegPath, IReadOnlyList<string> arguments, FfmpegStderr stderr)
     {
         _ffmpegPath = ffmpegPath;
         _arguments = arguments;
-        _camera = camera;
-        _logger = logger;
-        _time = time;
+        _stderr = stderr;
     }
 
-    /// <summary>The last line ffmpeg wrote on stderr (masked), to explain a failure.</summary>
-    public string? LastError { get; private set; }
+    /// <summary>The last line ffmpeg wrote on stderr that explains a failure (masked).</summary>
+    public string? LastError => _stderr.LastError;
 
+    /// <summary>ffmpeg's exit code once it has exited.</summary>
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
-    public int? ProcessId => _process?.Id;
+    public int? ProcessId { get; private set; }
+
+    /// <summary>True when <see cref="Kill"/> ended the process (stall watchdog or shutdown), not ffmpeg itself.</summary>
+    public bool WasKilled => Volatile.Read(ref _killed) != 0;
 
     /// <summary>Starts ffmpeg. Throws <see cref="Win32Exception"/> when the binary cannot be started.</summary>
     public void Start()
@@ -58,27 +58,118 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         }
 
         _process = Process.Start(info) ?? throw new Win32Exception($"ffmpeg could not be started from '{_ffmpegPath}'.");
+        ProcessId = _process.Id;
         _stdout = _process.StandardOutput.BaseStream;
-        _windowStart = _time.GetTimestamp();
         _stderrPump = PumpStderrAsync(_process.StandardError);
     }
 
-    /// <summary>Fills <paramref name="destination"/> with the next frame; false at the end of the stream.</summary>
-    public async ValueTask<bool> ReadFrameAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the reader thread: it rents a buffer of <paramref name="frameSize"/> bytes from <paramref name="pool"/> per
+    /// frame and fills it from ffmpeg's stdout. Frames are then taken with <see cref="ReadFrameAsync"/>.
+    /// </summary>
+    public void StartReading(FrameBufferPool pool, int frameSize, string threadName)
     {
-        if (_stdout is null)
+        var stdout = _stdout ?? throw new InvalidOperationException("The source is not started.");
+        _frames = Channel.CreateBounded<FrameBuffer>(new BoundedChannelOptions(2)
         {
-            throw new InvalidOperationException("The source is not started.");
-        }
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        var writer = _frames.Writer;
+        _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, writer)) { IsBackground = true, Name = threadName };
+        _reader.Start();
+    }
 
+    /// <summary>The next frame (the caller owns the buffer), or null at the end of the stream.</summary>
+    public async ValueTask<FrameBuffer?> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        var frames = _frames ?? throw new InvalidOperationException("Reading is not started.");
         try
         {
-            await _stdout.ReadExactlyAsync(destination, cancellationToken);
-            return true;
+            return await frames.Reader.ReadAsync(cancellationToken);
         }
-        catch (EndOfStreamException)
+        catch (ChannelClosedException)
         {
-            return false;
+            return null;
+        }
+    }
+
+    private static void ReadLoop(Stream stdout, FrameBufferPool pool, int frameSize, ChannelWriter<FrameBuffer> frames)
+    {
+        try
+        {
+            while (true)
+            {
+                var buffer = pool.Rent(frameSize);
+                try
+                {
+                    stdout.ReadExactly(buffer.Span);
+                }
+                catch
+                {
+                    buffer.Release();
+                    throw;
+                }
+
+                if (!frames.TryWrite(buffer))
+                {
+                    // The consumer is behind: wait for room (blocking this thread, and through the pipe, ffmpeg).
+                    if (!frames.WaitToWriteAsync().AsTask().GetAwaiter().GetResult() || !frames.TryWrite(buffer))
+                    {
+                        buffer.Release();
+                        return;
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // the end of the stream, or the process was killed
+        }
+        finally
+        {
+            frames.TryComplete();
+        }
+    }
+
+    /// <summary>Kills ffmpeg (the read in progress then ends); safe to call from any thread, more than once.</summary>
+    public void Kill()
+    {
+        Interlocked.Exchange(ref _killed, 1);
+        try
+        {
+            if (_process is { HasExited: false } p)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
+        {
+            // already gone
+        }
+    }
+
+    /// <summary>Waits (briefly) for ffmpeg to exit and for its last stderr lines, so <see cref="LastError"/> explains the end.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+            if (_stderrPump is not null)
+            {
+                await _stderrPump.WaitAsync(wait.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // still running: the caller kills it
         }
     }
 
@@ -90,27 +181,24 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
             return;
         }
 
-        try
+        if (!process.HasExited)
         {
-            if (!process.HasExited)
+            Kill();
+        }
+
+        await WaitForExitAsync(TimeSpan.FromSeconds(5));
+        _stderr.Flush();
+        if (_frames is { } frames)
+        {
+            // The reader thread ends with the process (end of stream); take back what it read but nobody took.
+            frames.Writer.TryComplete();
+            _reader?.Join(TimeSpan.FromSeconds(5));
+            while (frames.Reader.TryRead(out var left))
             {
-                process.Kill(entireProcessTree: true);
+                left.Release();
             }
-
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await process.WaitForExitAsync(wait.Token);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or Win32Exception)
-        {
-            // already gone, or refusing to die: nothing more to do here; the OS reaps it.
         }
 
-        if (_stderrPump is not null)
-        {
-            await Task.WhenAny(_stderrPump, Task.Delay(TimeSpan.FromSeconds(1), _time));
-        }
-
-        FlushSuppressed();
         process.Dispose();
         _process = null;
     }
@@ -121,51 +209,12 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         {
             while (await stderr.ReadLineAsync() is { } line)
             {
-                if (line.Length == 0)
-                {
-                    continue;
-                }
-
-                var masked = SecretMasker.MaskSecrets(line);
-                LastError = masked;
-                if (_time.GetElapsedTime(_windowStart) > TimeSpan.FromSeconds(10))
-                {
-                    FlushSuppressed();
-                    _windowStart = _time.GetTimestamp();
-                    _linesInWindow = 0;
-                }
-
-                if (++_linesInWindow <= MaxStderrLinesPerWindow)
-                {
-                    Log.FfmpegOutput(_logger, _camera, masked);
-                }
-                else
-                {
-                    _suppressed++;
-                }
+                _stderr.OnLine(line);
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
             // the process went away
         }
-    }
-
-    private void FlushSuppressed()
-    {
-        if (_suppressed > 0)
-        {
-            Log.FfmpegSuppressed(_logger, _camera, _suppressed);
-            _suppressed = 0;
-        }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "ffmpeg [{Camera}]: {Line}")]
-        public static partial void FfmpegOutput(ILogger logger, string camera, string line);
-
-        [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "ffmpeg [{Camera}]: {Count} more lines suppressed (rate limit)")]
-        public static partial void FfmpegSuppressed(ILogger logger, string camera, int count);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Detektor.Core.Messages;
 using Detektor.Core.Tracing;
 
 namespace Detektor.Core.Frames;
@@ -41,6 +42,12 @@ public sealed class FrameMetadata : IEquatable<FrameMetadata>
     /// <summary>Motion score of the frame in [0, 1] (share of changed area), when capture measured it.</summary>
     public double? MotionScore { get; set; }
 
+    /// <summary>
+    /// Where the picture changed (frame pixel coordinates, largest first), when capture measured motion and found some;
+    /// null otherwise. Added in schema 1 without a version bump: older readers ignore it.
+    /// </summary>
+    public List<BoundingBox>? MotionBoxes { get; set; }
+
     public List<ProcessingStage> Stages
     {
         get => _stages ??= [];
@@ -71,13 +78,36 @@ public sealed class FrameMetadata : IEquatable<FrameMetadata>
                Width == other.Width && Height == other.Height &&
                string.Equals(PixelFormat, other.PixelFormat, StringComparison.Ordinal) &&
                SizeBytes == other.SizeBytes && Sequence == other.Sequence && Trace.Equals(other.Trace) &&
-               Nullable.Equals(MotionScore, other.MotionScore) &&
+               Nullable.Equals(MotionScore, other.MotionScore) && BoxesEqual(MotionBoxes, other.MotionBoxes) &&
                StagesEqual(_stages, other._stages) && TagsEqual(_tags, other._tags);
     }
 
     public override bool Equals(object? obj) => obj is FrameMetadata other && Equals(other);
 
     public override int GetHashCode() => HashCode.Combine(FrameId, CameraId, CaptureTime, Sequence);
+
+    private static bool BoxesEqual(List<BoundingBox>? a, List<BoundingBox>? b)
+    {
+        if (a is null || b is null)
+        {
+            return a is null && b is null;
+        }
+
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (!a[i].Equals(b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static bool StagesEqual(List<ProcessingStage>? a, List<ProcessingStage>? b)
     {

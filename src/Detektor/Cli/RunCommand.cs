@@ -30,7 +30,7 @@ internal static class RunCommand
         };
         var config = new Option<string[]>("--config")
         {
-            Description = "A JSON configuration file (repeatable); see docs/configuration.md.",
+            Description = "A configuration file, JSON (.json) or YAML (.yaml, .yml), repeatable; see docs/configuration.md.",
         };
         var set = new Option<string[]>("--set")
         {

@@ -29,7 +29,7 @@ public static class DetektorApp
 
         foreach (var file in settings.ConfigFiles)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            AddConfigFile(builder.Configuration, file);
         }
 
         builder.Configuration.AddEnvironmentVariables();
@@ -89,6 +89,28 @@ public static class DetektorApp
         }
 
         return app;
+    }
+
+    /// <summary>Adds a <c>--config</c> file: JSON (<c>.json</c>) or YAML (<c>.yaml</c>, <c>.yml</c>).</summary>
+    public static void AddConfigFile(IConfigurationBuilder configuration, string file)
+    {
+        var path = Path.GetFullPath(file);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"--config: the file '{path}' does not exist.", path);
+        }
+
+        switch (Path.GetExtension(path).ToLowerInvariant())
+        {
+            case ".json":
+                configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+                break;
+            case ".yaml" or ".yml":
+                configuration.AddYamlFile(path, optional: false, reloadOnChange: false);
+                break;
+            default:
+                throw new NotSupportedException($"--config: '{file}' is neither JSON nor YAML; use a .json, .yaml or .yml file.");
+        }
     }
 
     private static Dictionary<string, string?> CommandLineSettings(RunSettings settings)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Detektor.Core.Frames;
 using Detektor.Core.Json;
+using Detektor.Core.Messages;
 using Detektor.Core.Tracing;
 
 namespace Detektor.Core.Tests.Frames;
@@ -22,6 +23,7 @@ public class FrameMetadataTests
             SizeBytes = 640 * 480 * 3,
             Sequence = 12,
             MotionScore = 0.125,
+            MotionBoxes = [new BoundingBox(16, 32, 128.5f, 96), new BoundingBox(320, 240, 64, 48)],
             Trace = new TraceInfo(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded, "vendor=a"),
             Stages =
             [
@@ -81,6 +83,43 @@ public class FrameMetadataTests
         b.Tags["site"] = "office";
 
         Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void Json_MotionBoxes_RoundTripAsSnakeCaseObjects()
+    {
+        var sut = Sample();
+
+        using var doc = JsonDocument.Parse(CoreJson.Serialize(sut));
+        var boxes = doc.RootElement.GetProperty("motion_boxes");
+
+        Assert.Equal(2, boxes.GetArrayLength());
+        Assert.Equal(128.5, boxes[0].GetProperty("width").GetDouble());
+        Assert.Equal(240, boxes[1].GetProperty("y").GetDouble());
+        Assert.Equal(sut.MotionBoxes, CoreJson.DeserializeMetadata(CoreJson.Serialize(sut)).MotionBoxes);
+    }
+
+    [Fact]
+    public void Equals_DifferentMotionBox_NotEqual()
+    {
+        var a = Sample();
+        var b = CoreJson.DeserializeMetadata(CoreJson.Serialize(a));
+        b.MotionBoxes![1] = new BoundingBox(320, 240, 64, 49);
+
+        Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void Json_NoMotionBoxes_FieldLeftOutAndReadBackAsNull()
+    {
+        var sut = Sample();
+        sut.MotionBoxes = null;
+
+        var json = CoreJson.Serialize(sut);
+
+        Assert.DoesNotContain("motion_boxes", json, StringComparison.Ordinal);
+        Assert.Null(CoreJson.DeserializeMetadata(json).MotionBoxes);
+        Assert.Equal(sut, CoreJson.DeserializeMetadata(json));
     }
 
     [Fact]

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Capture cost against the physical limit (docs/performance.md, "Capture").
+#
+# Serves an H.264 clip over RTSP on loopback (Debian gst-rtsp-server, tests/Detektor.Testing/rtsp-server.py), then runs,
+# side by side and pulling the same URL:
+#   A. `detektor run --camera bench=URL` (all roles: capture, processing, SQLite store, API), and
+#   B. bare `ffmpeg` with the same input and output options detektor's ffmpeg gets (same size, rate, rgb24 on a pipe; the
+#      pipe is drained by `cat`, which is not counted).
+# After a warm-up it samples utime+stime from /proc/<pid>/stat of detektor + its ffmpeg child, and of the bare ffmpeg, for
+# a fixed time, and prints CPU seconds of each and the ratio A/B (goal: <= 1.10).
+#
+# With --capture-only, A is bench/Detektor.CaptureBench instead: the capture role alone (camera worker, in-process bus, a
+# consumer that releases every frame) — what capture itself costs, without processing, storage and API.
+#
+#   bench/capture-cpu.sh [--capture-only] [--seconds 30] [--warmup 10] [--width 640] [--height 480] [--fps 10] [--clip FILE] [-- extra args]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds=30 warmup=10 width=640 height=480 fps=10 capture_only=0
+clip="${DETEKTOR_FOOTAGE:-$root/.cache/footage}/vtest.mp4"
+extra=()
+while (($#)); do
+  case "$1" in
+    --capture-only) capture_only=1; shift ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --width) width="$2"; shift 2 ;;
+    --height) height="$2"; shift 2 ;;
+    --fps) fps="$2"; shift 2 ;;
+    --clip) clip="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ -s "$clip" ]] || { echo "no clip at $clip: run scripts/setup.sh" >&2; exit 2; }
+clip_seconds=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$clip" | cut -d. -f1)
+if ((warmup + seconds + 5 > clip_seconds)); then
+  echo "warm-up + measurement ($((warmup + seconds)) s) must fit in the clip ($clip_seconds s); the server plays it once per client" >&2
+  exit 2
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+tck=$(getconf CLK_TCK)
+frames() {
+  if ((capture_only)); then grep '^frames ' "$work/detektor.log" | tail -1 | cut -d' ' -f2
+  else curl -s "http://127.0.0.1:$api_port/api/v1/cameras/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames_captured"])'; fi
+}
+
+dotnet build "$root/src/Detektor" -c Release -nologo -v quiet >/dev/null
+dotnet build "$root/bench/Detektor.CaptureBench" -c Release -nologo -v quiet >/dev/null
+dll="$root/src/Detektor/bin/Release/net10.0/detektor.dll"
+bench_dll="$root/bench/Detektor.CaptureBench/bin/Release/net10.0/Detektor.CaptureBench.dll"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+rtsp_port=$(free_port)
+/usr/bin/python3 "$root/tests/Detektor.Testing/rtsp-server.py" --port "$rtsp_port" --file "$clip" > "$work/rtsp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q READY "$work/rtsp.log" && break; sleep 0.1; done
+url="rtsp://127.0.0.1:$rtsp_port/stream"
+
+api_port=$(free_port)
+if ((capture_only)); then
+  what="the capture role alone (bench/Detektor.CaptureBench)"
+  dotnet "$bench_dll" --Detektor:CommandLineCameras:0:Name=bench "--Detektor:CommandLineCameras:0:Url=$url" \
+    "--Detektor:CommandLineCameras:0:Width=$width" "--Detektor:CommandLineCameras:0:Height=$height" \
+    "--Detektor:CommandLineCameras:0:Fps=$fps" "${extra[@]}" > "$work/detektor.log" 2>&1 &
+else
+  what="detektor run (all roles)"
+  dotnet "$dll" run --urls "http://127.0.0.1:$api_port" --data-dir "$work/data" --camera "bench=$url" \
+    --set "Detektor:Hosting:JsonLogs=false" \
+    --set "Detektor:CommandLineCameras:0:Width=$width" --set "Detektor:CommandLineCameras:0:Height=$height" \
+    --set "Detektor:CommandLineCameras:0:Fps=$fps" "${extra[@]}" > "$work/detektor.log" 2>&1 &
+fi
+detektor=$!
+pids+=($detektor)
+
+# The same command line detektor's FfmpegArguments builds for an RTSP camera (checked against the running child below).
+ffmpeg -hide_banner -nostdin -nostats -loglevel warning -rtsp_transport tcp -timeout 15000000 -i "$url" \
+  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt rgb24 -f rawvideo pipe:1 2> "$work/bare.log" | cat > /dev/null &
+pids+=($!)
+sleep 1
+bare=$(pgrep -n -f "^ffmpeg .*-i $url .*pipe:1" | head -1)
+
+sleep "$warmup"
+child=$(pgrep -P "$detektor" ffmpeg | head -1 || true)
+[[ -n "$child" && -n "$bare" ]] || { echo "detektor's ffmpeg or the bare ffmpeg is not running" >&2; tail -20 "$work/detektor.log" >&2; exit 1; }
+diff <(tr '\0' ' ' < "/proc/$child/cmdline" | sed 's/ *$//') <(tr '\0' ' ' < "/proc/$bare/cmdline" | sed 's/ *$//') > /dev/null \
+  || { echo "note: command lines differ:"; tr '\0' ' ' < "/proc/$child/cmdline"; echo; tr '\0' ' ' < "/proc/$bare/cmdline"; echo; }
+
+d0=$(cpu_ticks "$detektor"); c0=$(cpu_ticks "$child"); b0=$(cpu_ticks "$bare")
+frames0=$(frames)
+sleep "$seconds"
+d1=$(cpu_ticks "$detektor"); c1=$(cpu_ticks "$child"); b1=$(cpu_ticks "$bare")
+frames1=$(frames)
+[[ "$(pgrep -P "$detektor" ffmpeg | head -1)" == "$child" ]] || echo "warning: detektor's ffmpeg was restarted during the measurement"
+
+echo "A = $what"
+python3 - "$tck" "$seconds" "$d0" "$d1" "$c0" "$c1" "$b0" "$b1" "$frames0" "$frames1" "$width" "$height" "$fps" <<'PY'
+import sys
+tck, secs, d0, d1, c0, c1, b0, b1, f0, f1, w, h, fps = map(float, sys.argv[1:])
+dotnet = (d1 - d0) / tck
+child = (c1 - c0) / tck
+bare = (b1 - b0) / tck
+frames = f1 - f0
+print(f"capture {w:.0f}x{h:.0f} @ {fps:g} fps from RTSP, {secs:.0f} s measured, {frames:.0f} frames through detektor")
+print(f"  detektor process       {dotnet:6.2f} CPU s  ({1000 * dotnet / max(frames, 1):.2f} ms/frame)")
+print(f"  detektor's ffmpeg      {child:6.2f} CPU s")
+print(f"  detektor total (A)     {dotnet + child:6.2f} CPU s")
+print(f"  bare ffmpeg (B)        {bare:6.2f} CPU s")
+print(f"  ratio A/B              {(dotnet + child) / bare if bare else float('nan'):6.3f}   (goal <= 1.10)")
+PY

@@ -1,0 +1,168 @@
+using Detektor.Capture.Motion;
+
+namespace Detektor.Capture.Tests.Motion;
+
+public sealed class MotionDetectorTests
+{
+    private const int W = 640;
+    private const int H = 480;
+
+    private static byte[] Frame(byte level)
+    {
+        var frame = new byte[W * H * 3];
+        Array.Fill(frame, level);
+        return frame;
+    }
+
+    private static void Square(byte[] frame, int x, int y, int size, byte level)
+    {
+        for (var row = y; row < y + size; row++)
+        {
+            frame.AsSpan(((row * W) + x) * 3, size * 3).Fill(level);
+        }
+    }
+
+    [Fact]
+    public void Analyze_FirstFrame_ReturnsNullUntilBackgroundExists()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+
+        Assert.Null(sut.Analyze(Frame(90)));
+        Assert.Equal(0, sut.Analyze(Frame(90)));
+    }
+
+    [Fact]
+    public void Analyze_StaticScene_ScoresZeroWithoutBoxes()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+        var frame = Frame(100);
+        Square(frame, 100, 100, 50, 200);
+        sut.Analyze(frame);
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(0, sut.Analyze(frame));
+            Assert.True(sut.Boxes.IsEmpty);
+        }
+    }
+
+    [Fact]
+    public void Analyze_SquareAppears_ScoresItsAreaAndBoxesIt()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+        sut.Analyze(Frame(60));
+        var frame = Frame(60);
+        Square(frame, 320, 240, 64, 250);
+
+        var score = sut.Analyze(frame);
+
+        // 64x64 of 640x480 changed: 1.33 %; analysed at 160x120 (factor 4) the square is exactly 16x16 pixels.
+        Assert.Equal(64.0 * 64 / (W * H), score!.Value, 4);
+        var box = Assert.Single(sut.Boxes.ToArray());
+        Assert.True(box.X <= 320 && box.Y <= 240 && box.Right >= 384 && box.Bottom >= 304, $"box {box} covers the square");
+        Assert.True(box.Width <= 64 + (2 * MotionDetector.CellSize * 4), $"box {box} is not much larger than the square");
+    }
+
+    [Fact]
+    public void Analyze_TwoSeparateMovers_TwoBoxesLargestFirst()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+        sut.Analyze(Frame(30));
+        var frame = Frame(30);
+        Square(frame, 32, 32, 48, 220);
+        Square(frame, 400, 300, 96, 220);
+
+        sut.Analyze(frame);
+
+        var boxes = sut.Boxes.ToArray();
+        Assert.Equal(2, boxes.Length);
+        Assert.True(boxes[0].Area > boxes[1].Area);
+        Assert.True(boxes[0].X >= 360, "the larger mover is the right one");
+    }
+
+    [Fact]
+    public void Analyze_ChangeBelowPixelThreshold_IsNotMotion()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions { PixelThreshold = 25 });
+        sut.Analyze(Frame(100));
+
+        Assert.Equal(0, sut.Analyze(Frame(120)));
+        Assert.True(sut.Analyze(Frame(160)) > 0.99);
+    }
+
+    [Fact]
+    public void Analyze_SceneChangeHeld_BackgroundAbsorbsIt()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions { BackgroundRate = 0.2 });
+        sut.Analyze(Frame(50));
+        var scores = Enumerable.Range(0, 40).Select(_ => sut.Analyze(Frame(200))!.Value).ToList();
+
+        Assert.Equal(1, scores[0]);
+        Assert.Equal(0, scores[^1]);
+    }
+
+    [Fact]
+    public void Analyze_AfterReset_StartsOverWithoutBackground()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+        sut.Analyze(Frame(10));
+        sut.Analyze(Frame(10));
+
+        sut.Reset();
+
+        Assert.Null(sut.Analyze(Frame(250)));
+        Assert.Equal(0, sut.Analyze(Frame(250)));
+    }
+
+    [Fact]
+    public void CompareAndUpdate_Vectorised_MatchesScalarBitForBit()
+    {
+        var random = new Random(42);
+        var gray = new byte[160 * 120 + 7];
+        random.NextBytes(gray);
+        var bgA = new short[gray.Length];
+        for (var i = 0; i < bgA.Length; i++)
+        {
+            bgA[i] = (short)random.Next(0, 255 << 7);
+        }
+
+        var bgB = (short[])bgA.Clone();
+        var changedA = new byte[gray.Length];
+        var changedB = new byte[gray.Length];
+
+        var sut = MotionDetector.CompareAndUpdate(gray, bgA, changedA, 25, 1638);
+        var expected = MotionDetector.CompareAndUpdateScalar(gray, bgB, changedB, 25, 1638);
+
+        Assert.Equal(expected, sut);
+        Assert.Equal(changedB, changedA);
+        Assert.Equal(bgB, bgA);
+    }
+
+    [Fact]
+    public void Analyze_SteadyState_AllocatesNothing()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions());
+        var still = Frame(80);
+        var moving = Frame(80);
+        Square(moving, 200, 200, 80, 240);
+        sut.Analyze(still);
+        sut.Analyze(moving);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 50; i++)
+        {
+            sut.Analyze(i % 2 == 0 ? still : moving);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Constructor_AnalysisWidth_DownscalesByWholeFactor()
+    {
+        var sut = new MotionDetector(1280, 720, new MotionOptions { AnalysisWidth = 160 });
+
+        Assert.Equal(160, sut.Width);
+        Assert.Equal(90, sut.Height);
+    }
+}
