@@ -95,18 +95,23 @@ public sealed class EventStoreWriter : BackgroundService
             await WriteAsync(subscription, deliveries, toBatch, CancellationToken.None);
         }
 
-        // Drain: everything still queued in this process is written before the store stops.
+        // Drain: everything still queued in this process is written before the store stops — including deliveries a
+        // cancelled coalescing window had already taken.
         while (true)
         {
-            using var drainTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-            try
+            if (deliveries.Count < _options.BatchSize)
             {
-                if (await subscription.ReadAsync(deliveries, _options.BatchSize, drainTimeout.Token) == 0)
+                using var drainTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                try
                 {
-                    break;
+                    await subscription.ReadAsync(deliveries, _options.BatchSize - deliveries.Count, drainTimeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
                 }
             }
-            catch (OperationCanceledException)
+
+            if (deliveries.Count == 0)
             {
                 break;
             }
