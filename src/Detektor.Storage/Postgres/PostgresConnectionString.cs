@@ -11,7 +11,7 @@ namespace Detektor.Storage.Postgres;
 /// </summary>
 public static class PostgresConnectionString
 {
-    public const string Example = "Host=HOST;Port=5432;Database=detektor;Username=USER;Password=PASSWORD (or postgresql://USER:PASSWORD@HOST:5432/detektor)";
+    public const string Example = "Host=HOST;Port=5432;Database=detektor;Username=USER;Password=*** (or postgresql://USER:***@HOST:5432/detektor)";
 
     /// <summary>Parses either form into a builder; throws <see cref="FormatException"/> with a message free of secrets.</summary>
     public static NpgsqlConnectionStringBuilder Parse(string? text)

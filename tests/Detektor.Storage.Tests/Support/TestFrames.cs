@@ -116,7 +116,9 @@ public static class TestFrames
         return new TestFrame(id, trace, events, records);
     }
 
-    public static StoreBatch Batch(IEnumerable<TestFrame> frames) => new(
-        [.. frames.SelectMany(f => f.Events)],
-        [.. frames.SelectMany(f => f.Detections)]);
+    public static StoreBatch Batch(IEnumerable<TestFrame> frames)
+    {
+        var list = frames.ToList(); // enumerate once: a lazy sequence would make new frames each time
+        return new StoreBatch([.. list.SelectMany(f => f.Events)], [.. list.SelectMany(f => f.Detections)]);
+    }
 }
