@@ -14,6 +14,7 @@ public static class DetektorCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(FramesCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         return root;
     }
 }

@@ -26,13 +26,7 @@ public static class DetektorApp
             ApplicationName = "detektor",
         });
 
-        foreach (var file in settings.ConfigFiles)
-        {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
-        }
-
-        builder.Configuration.AddEnvironmentVariables();
-        builder.Configuration.AddInMemoryCollection(CommandLineSettings(settings));
+        AddConfiguration(builder.Configuration, settings);
         builder.WebHost.UseUrls(settings.Urls);
 
         var roles = settings.Roles;
@@ -86,6 +80,18 @@ public static class DetektorApp
         }
 
         return app;
+    }
+
+    /// <summary>Layers <c>--config</c> files, environment variables and command-line settings (used by every command).</summary>
+    public static void AddConfiguration(IConfigurationBuilder configuration, RunSettings settings)
+    {
+        foreach (var file in settings.ConfigFiles)
+        {
+            configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+        }
+
+        configuration.AddEnvironmentVariables();
+        configuration.AddInMemoryCollection(CommandLineSettings(settings));
     }
 
     private static Dictionary<string, string?> CommandLineSettings(RunSettings settings)
