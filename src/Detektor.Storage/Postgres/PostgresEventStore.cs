@@ -72,6 +72,12 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
     {
         var builder = PostgresConnectionString.Parse(connectionString);
         _description = PostgresConnectionString.Describe(builder);
+        if (builder.MaxAutoPrepare == 0)
+        {
+            // Journeys, lists and projection upserts repeat the same statements: prepare them once per connection.
+            builder.MaxAutoPrepare = 32;
+        }
+
         var sourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString) { Name = "detektor-events" };
         if (loggerFactory is not null)
         {
