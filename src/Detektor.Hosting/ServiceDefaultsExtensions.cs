@@ -5,7 +5,9 @@ using Detektor.Core.Health;
 using Detektor.Core.Telemetry;
 using Detektor.Hosting.Correlation;
 using Detektor.Hosting.Health;
+using Detektor.Core.Security;
 using Detektor.Hosting.Logging;
+using Detektor.Hosting.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting;
@@ -15,7 +17,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -47,24 +51,9 @@ public static class ServiceDefaultsExtensions
 
         // Logging: structured JSON lines on the console, the last error remembered for /health, OpenTelemetry logs.
         builder.Logging.ClearProviders();
-        if (hosting.JsonLogs)
-        {
-            builder.Logging.AddJsonConsole(o =>
-            {
-                o.IncludeScopes = true;
-                o.UseUtcTimestamp = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-            });
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.UseUtcTimestamp = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            });
-        }
+        builder.Logging.AddConsole(o => o.FormatterName = hosting.JsonLogs ? MaskingJsonConsoleFormatter.FormatterName : MaskingTextConsoleFormatter.FormatterName);
+        builder.Logging.AddConsoleFormatter<MaskingJsonConsoleFormatter, ConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        builder.Logging.AddConsoleFormatter<MaskingTextConsoleFormatter, ConsoleFormatterOptions>();
 
         // Framework chatter (a line per request) stays out unless configured under Logging:LogLevel.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -81,15 +70,18 @@ public static class ServiceDefaultsExtensions
                 tracing.AddSource([.. TelemetryNames.All]);
                 if (string.IsNullOrEmpty(builder.Configuration["OTEL_TRACES_SAMPLER"]))
                 {
-                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(hosting.TraceSampleRatio)));
+                    // Clamped here only so the sampler can be built; an out-of-range value is reported by validation at start.
+                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(Math.Clamp(hosting.TraceSampleRatio, 0, 1))));
                 }
 
                 tracing.AddAspNetCoreInstrumentation(o =>
                 {
                     o.Filter = context => !IsProbe(context.Request.Path);
-                    o.RecordException = true;
+                    o.RecordException = false; // recorded below, masked
+                    o.EnrichWithException = static (activity, exception) => RecordMaskedException(activity, exception);
                 });
                 tracing.AddHttpClientInstrumentation();
+                tracing.AddProcessor(new SecretMaskingActivityProcessor());
             })
             .WithMetrics(metrics =>
             {
@@ -99,7 +91,7 @@ public static class ServiceDefaultsExtensions
                 metrics.AddRuntimeInstrumentation();
                 metrics.AddPrometheusExporter();
             })
-            .WithLogging();
+            .WithLogging(logging => logging.AddProcessor(new SecretMaskingLogProcessor()));
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             otel.UseOtlpExporter();
@@ -109,6 +101,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.TryAddSingleton<StartupGate>();
         builder.Services.TryAddSingleton<ProcessUptime>();
         builder.Services.AddHostedService<StartupGateService>();
+        builder.Services.AddSingleton<IHealthMetadataContributor, ServiceDefaultsFeatures>();
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live]);
 
         // Errors as RFC 9457 ProblemDetails, with the correlation and trace ids.
@@ -147,6 +140,13 @@ public static class ServiceDefaultsExtensions
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
+
+    private static void RecordMaskedException(Activity activity, Exception exception) =>
+        activity.AddEvent(new ActivityEvent("exception", tags: new ActivityTagsCollection
+        {
+            ["exception.type"] = exception.GetType().FullName,
+            ["exception.message"] = SecretMasker.MaskSecrets(exception.Message),
+        }));
 
     private static bool IsProbe(PathString path)
     {

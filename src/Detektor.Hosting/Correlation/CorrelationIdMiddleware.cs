@@ -19,7 +19,13 @@ public sealed class CorrelationIdMiddleware(RequestDelegate next, ILogger<Correl
         var incoming = context.Request.Headers[HeaderName].ToString();
         var id = IsValid(incoming) ? incoming : Guid.NewGuid().ToString("N");
         context.Items[ItemKey] = id;
-        context.Response.Headers[HeaderName] = id;
+        // Set when the response starts: error handling clears headers set earlier.
+        context.Response.OnStarting(static state =>
+        {
+            var (ctx, value) = ((HttpContext, string))state;
+            ctx.Response.Headers[HeaderName] = value;
+            return Task.CompletedTask;
+        }, (context, id));
         Activity.Current?.SetTag(SpanTag, id);
         using (logger.BeginScope(new KeyValuePair<string, object>[] { new("CorrelationId", id) }))
         {

@@ -15,3 +15,11 @@ public sealed class StartupGate
 
     public void MarkStarted() => _started = true;
 }
+
+/// <summary>Lists what the service defaults give every service (the seed's base template), under <c>metadata.features</c>.</summary>
+public sealed class ServiceDefaultsFeatures : IHealthMetadataContributor
+{
+    public static readonly IReadOnlyList<string> Features = ["tracing", "metrics", "health", "correlation", "problem_details"];
+
+    public void Contribute(IDictionary<string, object?> metadata) => metadata["features"] = Features;
+}

@@ -4,12 +4,12 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Lifecycle;
 using Detektor.Core;
 using Detektor.Core.Frames;
+using Detektor.Core.Hosting;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Core.Security;
 using Detektor.Core.Telemetry;
 using Detektor.Processing.Telemetry;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +21,7 @@ namespace Detektor.Processing.Pipeline;
 /// queue wait), each processor's outcome, and publishes exactly one <see cref="FrameResult"/> (processed, skipped or
 /// failed) before acknowledging it. Frames still queued in process at shutdown are recorded as dropped (<c>shutdown</c>).
 /// </summary>
-public sealed partial class FrameProcessingWorker : BackgroundService
+public sealed partial class FrameProcessingWorker : PipelineWorker
 {
     private readonly IFrameBus _bus;
     private readonly FrameProcessor[] _processors;

@@ -3,12 +3,12 @@ using System.Globalization;
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
+using Detektor.Core.Hosting;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Core.Telemetry;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Detektor.Storage.Writer;
@@ -21,7 +21,7 @@ namespace Detektor.Storage.Writer;
 /// committed to the database, or journaled to disk while the database is unreachable — so nothing is lost. At shutdown
 /// it drains what is queued, then lets the outbox finish.
 /// </summary>
-public sealed class EventStoreWriter : BackgroundService
+public sealed class EventStoreWriter : PipelineWorker
 {
     public const string ConsumerGroup = "store";
 

@@ -3,29 +3,20 @@ using System.Text.Json;
 using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
 using Detektor.Storage.Abstractions;
-using Detektor.Testing;
+using Detektor.Tests.Pipeline;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Detektor.Tests.Api;
 
 public sealed class StatsEndpointsTests : IAsyncLifetime
 {
-    private readonly TempDirectory _data = new("detektor-api");
-    private ApiHost _host = null!;
+    private PipelineHost _host = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        _host = await ApiHost.StartAsync(new Dictionary<string, string?> { ["Detektor:DataDir"] = _data.Path });
-        await _host.Services.GetRequiredService<IEventStore>().MigrateAsync(Ct);
-    }
+    public async ValueTask InitializeAsync() => _host = await ApiHost.StartAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        _data.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
     [Theory]
     [InlineData("camera=front'%20OR%20'1'%3D'1", "camera")]
@@ -44,7 +35,7 @@ public sealed class StatsEndpointsTests : IAsyncLifetime
     [InlineData("from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to")]
     public async Task GetStats_HostileOrBadInput_Answers400NamingTheField(string query, string field)
     {
-        using var response = await _host.Client.GetAsync($"api/v1/stats?{query}", Ct);
+        using var response = await _host.Http.GetAsync($"api/v1/stats?{query}", Ct);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
@@ -55,7 +46,7 @@ public sealed class StatsEndpointsTests : IAsyncLifetime
     [Fact]
     public async Task GetStats_FramesInTheStore_ReturnsTheirIntervals()
     {
-        var store = _host.Services.GetRequiredService<IEventStore>();
+        var store = _host.App.Services.GetRequiredService<IEventStore>();
         var minute = new DateTimeOffset(2026, 11, 23, 14, 0, 0, TimeSpan.Zero);
         var id = new FrameId(Storage.Abstractions.FrameTimes.ToMicros(minute.AddSeconds(5)), "front", 1, 1);
         var metadata = new FrameMetadata { FrameId = id, CameraId = "front", CaptureTime = id.Timestamp };
@@ -64,7 +55,7 @@ public sealed class StatsEndpointsTests : IAsyncLifetime
             FrameEvent.Create(FrameEventType.Skipped, metadata, "motion", "t", id.Timestamp.AddMilliseconds(3), reason: SkipReasons.NoMotion),
             FrameEvent.Create(FrameEventType.Stored, metadata, Stages.Store, "t", id.Timestamp.AddMilliseconds(50), reason: SkipReasons.NoMotion, data: "{\"detections\":0}")), Ct);
 
-        using var response = await _host.Client.GetAsync("api/v1/stats?camera=front&from=2026-11-23T13:00:00Z&to=2026-11-23T15:00:00Z&interval=1h", Ct);
+        using var response = await _host.Http.GetAsync("api/v1/stats?camera=front&from=2026-11-23T13:00:00Z&to=2026-11-23T15:00:00Z&interval=1h", Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
