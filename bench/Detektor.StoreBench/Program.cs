@@ -246,8 +246,8 @@ namespace Detektor.StoreBench
                     await importer.WriteAsync(e.Timestamp.UtcDateTime, NpgsqlDbType.TimestampTz);
                     await importer.WriteAsync(e.Stage, NpgsqlDbType.Text);
                     await importer.WriteAsync(e.Service, NpgsqlDbType.Text);
-                    await importer.WriteAsync(Workload.TraceGuid(e.TraceId), NpgsqlDbType.Uuid);
-                    await importer.WriteAsync(Workload.SpanLong(e.SpanId), NpgsqlDbType.Bigint);
+                    await importer.WriteAsync(PostgresEventStore.TraceIdToGuid(e.TraceId), NpgsqlDbType.Uuid);
+                    await importer.WriteAsync(PostgresEventStore.SpanIdToLong(e.SpanId), NpgsqlDbType.Bigint);
                     if (e.Duration is { } d)
                     {
                         await importer.WriteAsync(d.Ticks / TimeSpan.TicksPerMicrosecond, NpgsqlDbType.Bigint);
@@ -350,6 +350,7 @@ namespace Detektor.StoreBench
                 }
 
                 await TimeAsync("PostgreSQL", store, sample, options.Lookups);
+                await ServerTimeAsync(db, sample, Math.Min(options.Lookups, 5000));
             }
 
             if (options.Store is "sqlite" or "both")
@@ -409,6 +410,34 @@ namespace Detektor.StoreBench
 
             Console.WriteLine($"{store.Provider}: loaded {total:N0} events in {sw.Elapsed.TotalSeconds:0} s");
             return sample;
+        }
+
+        /// <summary>
+        /// The server's own execution time of the journey's event query (EXPLAIN ANALYZE), which the client's scheduling on a
+        /// busy machine does not inflate.
+        /// </summary>
+        private static async Task ServerTimeAsync(string db, List<string> sample, int lookups)
+        {
+            var random = new Random(7);
+            var times = new double[lookups];
+            await using var connection = new NpgsqlConnection(db);
+            await connection.OpenAsync();
+            for (var i = 0; i < lookups; i++)
+            {
+                var id = Core.Frames.FrameId.Parse(sample[random.Next(sample.Count)]);
+                await using var command = new NpgsqlCommand(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM frame_events WHERE camera_id = $1 AND frame_id = $2 AND frame_time = $3", connection);
+                command.Parameters.AddWithValue(id.CameraId);
+                command.Parameters.AddWithValue(id.ToString());
+                command.Parameters.AddWithValue(id.Timestamp);
+                var plan = (string)(await command.ExecuteScalarAsync())!;
+                using var doc = System.Text.Json.JsonDocument.Parse(plan);
+                times[i] = doc.RootElement[0].GetProperty("Execution Time").GetDouble();
+            }
+
+            Array.Sort(times);
+            double P(double q) => times[Math.Min(times.Length - 1, (int)(q * times.Length))];
+            Console.WriteLine($"PostgreSQL server-side execution of the journey query (EXPLAIN ANALYZE, {lookups:N0} frames): p50 {P(0.50):0.000} ms, p99 {P(0.99):0.000} ms, max {times[^1]:0.000} ms");
         }
 
         private static async Task TimeAsync(string name, IEventStore store, List<string> sample, int lookups)

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using Detektor.Core.Frames;
@@ -40,20 +39,6 @@ internal static class Workload
                 yield return next;
             }
         }
-    }
-
-    public static Guid TraceGuid(ActivityTraceId traceId)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        traceId.CopyTo(bytes);
-        return new Guid(bytes, bigEndian: true);
-    }
-
-    public static long SpanLong(ActivitySpanId spanId)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        spanId.CopyTo(bytes);
-        return BinaryPrimitives.ReadInt64BigEndian(bytes);
     }
 
     private static IEnumerable<FrameEvent> Frame(FrameId id, string camera, ActivityTraceId trace, Random random)

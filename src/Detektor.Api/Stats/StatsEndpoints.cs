@@ -90,34 +90,12 @@ public static partial class StatsEndpoints
         }
 
         var stats = await store.GetStatsAsync(new StatsQuery(camera, start, end, interval), cancellationToken);
-        return Results.Ok(new StatsResponse(camera, start, end, (long)interval.TotalSeconds, [.. stats.Select(StatsBucketResponse.From)]));
+        return Results.Ok(new StatsResponse(camera, start, end, (long)interval.TotalSeconds, stats));
     }
 
     [GeneratedRegex(@"^([0-9]{1,6})([mhd])$", RegexOptions.CultureInvariant)]
     private static partial Regex IntervalPattern();
 }
 
-public sealed record StatsResponse(string? CameraId, DateTimeOffset From, DateTimeOffset To, long IntervalSeconds, IReadOnlyList<StatsBucketResponse> Buckets);
-
-public sealed record StatsBucketResponse(
-    DateTimeOffset Start,
-    DateTimeOffset End,
-    long Frames,
-    long Stored,
-    long Skipped,
-    long Dropped,
-    long Failed,
-    long Detections,
-    IReadOnlyDictionary<string, long> SkippedByReason,
-    IReadOnlyDictionary<string, long> DroppedByReason,
-    LatencyResponse LatencyMs)
-{
-    public static StatsBucketResponse From(StatsBucket b) => new(
-        b.Start, b.End, b.Frames, b.Stored, b.Skipped, b.Dropped, b.Failed, b.Detections, b.SkippedByReason, b.DroppedByReason,
-        new LatencyResponse(b.Latency.Count, Round(b.Latency.MeanMs), Round(b.Latency.MaxMs), Round(b.Latency.P50Ms), Round(b.Latency.P90Ms), Round(b.Latency.P99Ms)));
-
-    private static double? Round(double? ms) => ms is { } v ? Math.Round(v, 3) : null;
-}
-
-/// <summary>Capture-to-stored latency in milliseconds; percentiles are histogram estimates (within 19 %).</summary>
-public sealed record LatencyResponse(long Count, double? Mean, double? Max, double? P50, double? P90, double? P99);
+/// <summary>The stats of a range; each bucket's <c>latency</c> holds count, mean_ms, max_ms and the p50/p90/p99 estimates (within 19 %).</summary>
+public sealed record StatsResponse(string? CameraId, DateTimeOffset From, DateTimeOffset To, long IntervalSeconds, IReadOnlyList<StatsBucket> Buckets);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Detektor.Core.Lifecycle;
 
 namespace Detektor.Storage.Abstractions;
@@ -79,6 +80,35 @@ public sealed class StatsBuilder(TimeSpan interval)
     {
         var histogram = Get(startMicros).Histogram;
         histogram[bucket] = histogram.GetValueOrDefault(bucket) + count;
+    }
+
+    /// <summary>Reads rows of (interval start µs, frames, stored, skipped, dropped, failed, detections, latency count, sum, max).</summary>
+    public async Task ReadCountsAsync(DbDataReader r, CancellationToken cancellationToken)
+    {
+        while (await r.ReadAsync(cancellationToken))
+        {
+            AddCounts(
+                r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6),
+                r.GetInt64(7), r.GetDouble(8), r.IsDBNull(9) ? null : r.GetDouble(9));
+        }
+    }
+
+    /// <summary>Reads rows of (interval start µs, type, reason, count).</summary>
+    public async Task ReadReasonsAsync(DbDataReader r, CancellationToken cancellationToken)
+    {
+        while (await r.ReadAsync(cancellationToken))
+        {
+            AddReason(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3));
+        }
+    }
+
+    /// <summary>Reads rows of (interval start µs, bucket, count).</summary>
+    public async Task ReadLatencyAsync(DbDataReader r, CancellationToken cancellationToken)
+    {
+        while (await r.ReadAsync(cancellationToken))
+        {
+            AddLatency(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2));
+        }
     }
 
     public IReadOnlyList<StatsBucket> Build()

@@ -15,7 +15,20 @@ public sealed record EventQuery(
     public const int MaxLimit = 1000;
 }
 
-public sealed record EventPage(IReadOnlyList<FrameEvent> Items, EventCursor? Next);
+public sealed record EventPage(IReadOnlyList<FrameEvent> Items, EventCursor? Next)
+{
+    /// <summary>A page from up to <paramref name="limit"/> + 1 rows: the extra row only says there is a next page.</summary>
+    public static EventPage From(List<FrameEvent> rows, int limit)
+    {
+        if (rows.Count <= limit)
+        {
+            return new EventPage(rows, null);
+        }
+
+        rows.RemoveRange(limit, rows.Count - limit);
+        return new EventPage(rows, EventCursor.Of(rows[^1]));
+    }
+}
 
 /// <summary>
 /// Keyset position in an event list: the (frame id, event id) of the last event of a page. The next page starts strictly

@@ -329,14 +329,7 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
             }
         }
 
-        EventCursor? next = null;
-        if (items.Count > limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = EventCursor.Of(items[^1]);
-        }
-
-        return new EventPage(items, next);
+        return EventPage.From(items, limit);
     }
 
     public async Task<IReadOnlyList<StatsBucket>> GetStatsAsync(StatsQuery query, CancellationToken cancellationToken = default)
@@ -363,24 +356,13 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
         };
         var builder = new StatsBuilder(query.Interval);
         await using var r = await batch.ExecuteReaderAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            builder.AddCounts(
-                r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6),
-                r.GetInt64(7), r.GetDouble(8), r.IsDBNull(9) ? null : r.GetDouble(9));
-        }
+        await builder.ReadCountsAsync(r, cancellationToken);
 
         await r.NextResultAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            builder.AddReason(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3));
-        }
+        await builder.ReadReasonsAsync(r, cancellationToken);
 
         await r.NextResultAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            builder.AddLatency(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2));
-        }
+        await builder.ReadLatencyAsync(r, cancellationToken);
 
         return builder.Build();
     }
@@ -1179,29 +1161,29 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
     }
 
     /// <summary>A W3C trace id is 16 bytes: stored as a uuid whose text is the trace id's hex (with dashes).</summary>
-    internal static Guid TraceIdToGuid(ActivityTraceId traceId)
+    public static Guid TraceIdToGuid(ActivityTraceId traceId)
     {
         Span<byte> bytes = stackalloc byte[16];
         traceId.CopyTo(bytes);
         return new Guid(bytes, bigEndian: true);
     }
 
-    internal static ActivityTraceId GuidToTraceId(Guid guid)
+    public static ActivityTraceId GuidToTraceId(Guid value)
     {
         Span<byte> bytes = stackalloc byte[16];
-        guid.TryWriteBytes(bytes, bigEndian: true, out _);
+        value.TryWriteBytes(bytes, bigEndian: true, out _);
         return ActivityTraceId.CreateFromBytes(bytes);
     }
 
     /// <summary>A span id is 8 bytes: stored as a bigint (big-endian).</summary>
-    internal static long SpanIdToLong(ActivitySpanId spanId)
+    public static long SpanIdToLong(ActivitySpanId spanId)
     {
         Span<byte> bytes = stackalloc byte[8];
         spanId.CopyTo(bytes);
         return BinaryPrimitives.ReadInt64BigEndian(bytes);
     }
 
-    internal static ActivitySpanId LongToSpanId(long value)
+    public static ActivitySpanId LongToSpanId(long value)
     {
         Span<byte> bytes = stackalloc byte[8];
         BinaryPrimitives.WriteInt64BigEndian(bytes, value);

@@ -316,14 +316,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         command.CommandText = sql.ToString();
         var items = new List<FrameEvent>(Math.Min(limit + 1, 1024));
         await ReadEventsAsync(command, items, cancellationToken);
-        EventCursor? next = null;
-        if (items.Count > limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = EventCursor.Of(items[^1]);
-        }
-
-        return new EventPage(items, next);
+        return EventPage.From(items, limit);
     }
 
     public async Task<IReadOnlyList<StatsBucket>> GetStatsAsync(StatsQuery query, CancellationToken cancellationToken = default)
@@ -339,12 +332,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             """, intervalMicros))
         {
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                builder.AddCounts(
-                    r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6),
-                    r.GetInt64(7), r.GetDouble(8), r.IsDBNull(9) ? null : r.GetDouble(9));
-            }
+            await builder.ReadCountsAsync(r, cancellationToken);
         }
 
         await using (var command = StatsCommand(connection, query, """
@@ -353,10 +341,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             """, intervalMicros))
         {
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                builder.AddReason(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3));
-            }
+            await builder.ReadReasonsAsync(r, cancellationToken);
         }
 
         await using (var command = StatsCommand(connection, query, """
@@ -365,10 +350,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             """, intervalMicros))
         {
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                builder.AddLatency(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2));
-            }
+            await builder.ReadLatencyAsync(r, cancellationToken);
         }
 
         return builder.Build();
@@ -680,7 +662,8 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;", cancellationToken);
+        // Memory-mapped reads share the OS page cache across connections instead of each filling its own.
+        await ExecuteAsync(connection, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;", cancellationToken);
         return connection;
     }
 
@@ -692,6 +675,9 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         }
 
         var writer = await OpenAsync(cancellationToken);
+        // The writer updates several indexes per event (one keyed by random trace ids): a 128 MiB page cache keeps their
+        // upper levels in memory as the file grows past millions of events.
+        await ExecuteAsync(writer, "PRAGMA cache_size = -131072;", cancellationToken);
         _commands = new WriterCommands(writer);
         _writer = writer;
         return _commands;

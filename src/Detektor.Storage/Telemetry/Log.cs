@@ -32,6 +32,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 3009, Level = LogLevel.Warning, Message = "Acknowledging a durable batch failed; the bus will redeliver it and the store ignores the repeat")]
     public static partial void AckFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Error, Message = "The store writer hit an unexpected error; it carries on in {Seconds} s")]
+    public static partial void PumpFailed(ILogger logger, double seconds, Exception exception);
+
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Error, Message = "A journal segment cannot be read; it was moved to {Path} for inspection")]
+    public static partial void JournalCorrupt(ILogger logger, string path, Exception exception);
+
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Applied event store migration {Version} ({Name}) with {Layout} partitioning")]
     public static partial void MigrationApplied(ILogger logger, int version, string name, string layout);
 

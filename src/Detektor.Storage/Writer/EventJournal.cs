@@ -173,6 +173,20 @@ public sealed partial class EventJournal : IDisposable
         }
     }
 
+    /// <summary>Moves a segment that cannot be replayed aside (<c>.corrupt</c>), out of the backlog; returns its new path.</summary>
+    public string Quarantine(Segment segment)
+    {
+        lock (_gate)
+        {
+            var aside = segment.Path + ".corrupt";
+            File.Move(segment.Path, aside, overwrite: true);
+            _segments.Remove(segment);
+            Interlocked.Add(ref _bytes, -segment.Bytes);
+            Interlocked.Add(ref _events, -segment.Events);
+            return aside;
+        }
+    }
+
     public void Dispose()
     {
         lock (_gate)

@@ -42,9 +42,9 @@ public sealed class StoreOutbox : IAsyncDisposable
     private long _memoryEvents;
     private long _rejectedEvents;
     private long _outageStartedTimestamp;
-    private DateTimeOffset? _outageSince;
-    private string? _lastError;
-    private bool _lastWriteFailed;
+    private long _outageSinceUtcTicks; // 0: no outage
+    private volatile string? _lastError;
+    private volatile bool _lastWriteFailed;
     private Task? _pump;
 
     public StoreOutbox(IEventStore store, EventJournal journal, StoreOutboxOptions options, StorageTelemetry telemetry, TimeProvider time, ILogger logger)
@@ -55,7 +55,7 @@ public sealed class StoreOutbox : IAsyncDisposable
         _telemetry = telemetry;
         _time = time;
         _logger = logger;
-        telemetry.ObserveBacklog(() => Interlocked.Read(ref _memoryEvents), () => _journal.Events, () => _journal.Bytes, () => _outageSince is not null);
+        telemetry.ObserveBacklog(() => Interlocked.Read(ref _memoryEvents), () => _journal.Events, () => _journal.Bytes, () => OutageSince is not null);
         if (journal.DiscardedAtOpen > 0)
         {
             Log.JournalTornTail(logger, journal.DiscardedAtOpen, journal.DirectoryPath);
@@ -67,12 +67,21 @@ public sealed class StoreOutbox : IAsyncDisposable
         }
     }
 
+    private DateTimeOffset? OutageSince
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref _outageSinceUtcTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
+
     /// <summary>Where the outbox stands, for the readiness check and metrics.</summary>
     public OutboxStatus Status
     {
         get
         {
-            var since = _outageSince;
+            var since = OutageSince;
             return new OutboxStatus(
                 since is not null, since, _lastError, Interlocked.Read(ref _memoryEvents), _journal.Events, _journal.Bytes,
                 Interlocked.Read(ref _rejectedEvents));
@@ -143,59 +152,87 @@ public sealed class StoreOutbox : IAsyncDisposable
     {
         while (true)
         {
-            var stopping = _stopping.IsCancellationRequested;
-            if (stopping && (_hardStop.IsCancellationRequested || _lastWriteFailed || !_journal.IsEmpty))
+            try
             {
-                await SpillAsync(CancellationToken.None);
-                return;
-            }
-
-            if (!stopping && !_journal.IsEmpty && _journal.TakeOldest() is { } segment)
-            {
-                await ReplayAsync(segment);
-                continue;
-            }
-
-            Pending? head;
-            lock (_gate)
-            {
-                head = _memory.First?.Value;
-            }
-
-            if (head is null)
-            {
-                if (stopping)
+                if (!await PumpOnceAsync())
                 {
                     return;
                 }
-
+            }
+            catch (Exception ex)
+            {
+                // Nothing may stop the pump for good: what it held stays in memory or in the journal, and is tried again.
+                Log.PumpFailed(_logger, _options.RetryDelay.TotalSeconds, ex);
                 try
                 {
-                    await _work.WaitAsync(_stopping.Token);
+                    await Task.Delay(_options.RetryDelay, _time, _hardStop.Token);
                 }
                 catch (OperationCanceledException)
                 {
-                }
-
-                continue;
-            }
-
-            if (await WriteDurablyAsync(head.Batch, head))
-            {
-                await SettleAsync(head);
-            }
-
-            lock (_gate)
-            {
-                if (head.Node.List is not null)
-                {
-                    _memory.Remove(head.Node);
-                    _memoryEvents -= head.Batch.Count;
+                    await SpillAsync(CancellationToken.None);
+                    return;
                 }
             }
-
-            Signal(_progress);
         }
+    }
+
+    /// <summary>One step of the pump; false when it is done (stopped).</summary>
+    private async Task<bool> PumpOnceAsync()
+    {
+        var stopping = _stopping.IsCancellationRequested;
+        if (stopping && (_hardStop.IsCancellationRequested || _lastWriteFailed || !_journal.IsEmpty))
+        {
+            await SpillAsync(CancellationToken.None);
+            return false;
+        }
+
+        if (!stopping && !_journal.IsEmpty && _journal.TakeOldest() is { } segment)
+        {
+            await ReplayAsync(segment);
+            return true;
+        }
+
+        Pending? head;
+        lock (_gate)
+        {
+            head = _memory.First?.Value;
+        }
+
+        if (head is null)
+        {
+            if (stopping)
+            {
+                return false;
+            }
+
+            try
+            {
+                await _work.WaitAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return true;
+        }
+
+        if (!await WriteDurablyAsync(head.Batch, head))
+        {
+            return true; // journaled by a spill meanwhile, or stopping with the store away: the next step spills it
+        }
+
+        await SettleAsync(head);
+        lock (_gate)
+        {
+            if (head.Node.List is not null)
+            {
+                _memory.Remove(head.Node);
+                _memoryEvents -= head.Batch.Count;
+            }
+        }
+
+        Signal(_progress);
+        return true;
     }
 
     /// <summary>Replays one journal segment, coalescing its records into store-sized batches.</summary>
@@ -204,7 +241,20 @@ public sealed class StoreOutbox : IAsyncDisposable
         Log.JournalReplaying(_logger, segment.Events, segment.Path);
         var parts = new List<StoreBatch>();
         var count = 0;
-        foreach (var batch in EventJournal.Read(segment))
+        IEnumerable<StoreBatch> records;
+        try
+        {
+            records = [.. EventJournal.Read(segment)];
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidDataException or FormatException or ArgumentException)
+        {
+            // A record that passed its checksum but cannot be read: keep the file aside for a person, go on with the rest.
+            var aside = _journal.Quarantine(segment);
+            Log.JournalCorrupt(_logger, aside, ex);
+            return;
+        }
+
+        foreach (var batch in records)
         {
             parts.Add(batch);
             count += batch.Count;
@@ -308,7 +358,7 @@ public sealed class StoreOutbox : IAsyncDisposable
 
     private async Task CheckOutageAsync()
     {
-        if (_outageSince is not null)
+        if (OutageSince is not null)
         {
             return;
         }
@@ -320,8 +370,8 @@ public sealed class StoreOutbox : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _outageSince = _time.GetUtcNow();
             _outageStartedTimestamp = _time.GetTimestamp();
+            Interlocked.Exchange(ref _outageSinceUtcTicks, _time.GetUtcNow().UtcTicks);
             _telemetry.RecordOutage(_store.Provider);
             Log.OutageStarted(_logger, _store.Provider, SecretMasker.MaskSecrets(ex.Message));
         }
@@ -330,10 +380,9 @@ public sealed class StoreOutbox : IAsyncDisposable
     private void MarkHealthy()
     {
         _lastWriteFailed = false;
-        if (_outageSince is not null)
+        if (Interlocked.Exchange(ref _outageSinceUtcTicks, 0) != 0)
         {
             var lasted = _time.GetElapsedTime(_outageStartedTimestamp);
-            _outageSince = null;
             var backlog = Interlocked.Read(ref _memoryEvents) + _journal.Events;
             Log.OutageEnded(_logger, _store.Provider, lasted.TotalSeconds, backlog);
         }

@@ -1,6 +1,6 @@
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Postgres;
-using Detektor.Storage.Tests.Support;
+using Detektor.Testing;
 using Npgsql;
 
 namespace Detektor.Storage.Tests.Conformance;

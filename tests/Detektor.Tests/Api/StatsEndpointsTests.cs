@@ -65,6 +65,6 @@ public sealed class StatsEndpointsTests : IAsyncLifetime
         Assert.Equal("2026-11-23T14:00:00+00:00", bucket.GetProperty("start").GetString());
         Assert.Equal(1, bucket.GetProperty("frames").GetInt64());
         Assert.Equal(1, bucket.GetProperty("skipped_by_reason").GetProperty("no_motion").GetInt64());
-        Assert.Equal(50, bucket.GetProperty("latency_ms").GetProperty("max").GetDouble(), 3);
+        Assert.Equal(50, bucket.GetProperty("latency").GetProperty("max_ms").GetDouble(), 3);
     }
 }

@@ -1,12 +1,9 @@
-using Detektor.Testing;
-
-[assembly: AssemblyFixture(typeof(Detektor.Storage.Tests.Support.PostgresFixture))]
-
-namespace Detektor.Storage.Tests.Support;
+namespace Detektor.Testing;
 
 /// <summary>
-/// One throwaway PostgreSQL server for the whole test assembly, started on first use (so a missing binary skips only the
-/// tests that need it); each test takes a fresh database. Tests that stop the server start their own.
+/// One throwaway PostgreSQL server shared by a test assembly (register it with
+/// <c>[assembly: AssemblyFixture(typeof(PostgresFixture))]</c>), started on first use so that a missing binary skips only
+/// the tests that need it; each test takes its own database. Tests that stop the server start their own.
 /// </summary>
 public sealed class PostgresFixture : IAsyncDisposable
 {
@@ -26,6 +23,7 @@ public sealed class PostgresFixture : IAsyncDisposable
         }
     }
 
+    /// <summary>A fresh, empty database on the shared server; returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync() => await (await GetServerAsync()).CreateDatabaseAsync();
 
     public async ValueTask DisposeAsync()
