@@ -3,6 +3,7 @@ using Detektor.Api.Echo;
 using Detektor.Api.Frames;
 using Detektor.Api.Http;
 using Detektor.Api.Inference;
+using Detektor.Api.Stats;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,11 +20,12 @@ public static class ApiExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/api/v1/…</c>, <c>/echo</c> and <c>/openapi/v1.json</c>.</summary>
+    /// <summary>Maps <c>/api/v1/…</c> (frames, stats, cameras), <c>/echo</c> and <c>/openapi/v1.json</c>.</summary>
     public static WebApplication MapDetektorApi(this WebApplication app)
     {
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapFrames();
+        app.MapStats();
         app.MapCameras();
         app.MapInference();
         app.MapEcho();

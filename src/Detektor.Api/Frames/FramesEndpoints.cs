@@ -62,33 +62,33 @@ public static class FramesEndpoints
     {
         var q = context.Request.Query;
         var errors = new FieldErrors();
-        string? camera = Single(q, "camera_id", errors);
+        string? camera = QueryParameters.One(q, "camera_id", errors);
         if (camera is not null && !CameraId.IsValid(camera))
         {
             errors.Add("camera_id", $"must be {CameraId.Rule}.");
         }
 
-        string? trace = Single(q, "trace_id", errors);
+        string? trace = QueryParameters.One(q, "trace_id", errors);
         if (trace is not null && (trace.Length != 32 || !trace.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f')))
         {
             errors.Add("trace_id", "must be 32 lowercase hex characters.");
         }
 
-        var from = ParseTime(Single(q, "from", errors), "from", errors);
-        var to = ParseTime(Single(q, "to", errors), "to", errors);
+        var from = QueryParameters.Time(QueryParameters.One(q, "from", errors), "from", errors);
+        var to = QueryParameters.Time(QueryParameters.One(q, "to", errors), "to", errors);
         if (from is not null && to is not null && from >= to)
         {
             errors.Add("to", "must be later than from.");
         }
 
         var limit = DefaultLimit;
-        if (Single(q, "limit", errors) is { } limitText &&
+        if (QueryParameters.One(q, "limit", errors) is { } limitText &&
             (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > FrameQuery.MaxLimit))
         {
             errors.Add("limit", $"must be a whole number from 1 to {FrameQuery.MaxLimit}.");
         }
 
-        var cursor = Single(q, "cursor", errors);
+        var cursor = QueryParameters.One(q, "cursor", errors);
         if (cursor is not null && !FrameId.TryParse(cursor, out _, out var cursorError))
         {
             errors.Add("cursor", cursorError);
@@ -209,51 +209,6 @@ public static class FramesEndpoints
         };
         await store.WriteAsync(StoreBatch.Of(frameEvent), CancellationToken.None);
         return Results.Created($"/api/v1/frames/{frameIdText}", frameEvent);
-    }
-
-    private static string? Single(IQueryCollection query, string name, FieldErrors errors)
-    {
-        if (!query.TryGetValue(name, out var values) || values.Count == 0)
-        {
-            return null;
-        }
-
-        if (values.Count > 1)
-        {
-            errors.Add(name, "must be given once.");
-            return null;
-        }
-
-        var value = values[0];
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        if (value.Length > 256)
-        {
-            errors.Add(name, "is too long.");
-            return null;
-        }
-
-        return value;
-    }
-
-    private static DateTimeOffset? ParseTime(string? text, string field, FieldErrors errors)
-    {
-        if (text is null)
-        {
-            return null;
-        }
-
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind | DateTimeStyles.AssumeUniversal, out var value) ||
-            value < DateTimeOffset.UnixEpoch || value.Year > 9998)
-        {
-            errors.Add(field, "must be an ISO 8601 date and time between 1970 and 9998, e.g. 2026-11-23T14:00:00Z.");
-            return null;
-        }
-
-        return value;
     }
 
     private static string? RequiredString(JsonElement root, string name, FieldErrors errors)

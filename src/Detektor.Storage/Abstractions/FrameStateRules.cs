@@ -57,6 +57,94 @@ public static class FrameStateRules
         return stages;
     }
 
+    /// <summary>
+    /// Folds a frame's events (in lifecycle order, see <see cref="CompareEvents"/>) into its list row: the state is the
+    /// first event of the highest rank, the outcome the first of the highest outcome rank (with its reason), the trace id
+    /// the first one recorded, the capture time the one in the frame id. Both stores answer frame lists this way.
+    /// </summary>
+    public static FrameSummary Summarize(string frameId, IReadOnlyList<FrameEvent> ordered)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(ordered.Count);
+        var first = ordered[0];
+        var state = first.Type;
+        string? outcome = null;
+        string? reason = null;
+        var outcomeRank = 0;
+        string? traceId = null;
+        var updated = first.Timestamp;
+        foreach (var e in ordered)
+        {
+            if (e.Type.Rank() > state.Rank())
+            {
+                state = e.Type;
+            }
+
+            var (o, rank) = Outcome(e.Type);
+            if (rank > outcomeRank)
+            {
+                outcome = o;
+                outcomeRank = rank;
+                reason = e.Reason;
+            }
+
+            if (traceId is null && e.TraceId != default)
+            {
+                traceId = e.TraceId.ToHexString();
+            }
+
+            if (e.Timestamp > updated)
+            {
+                updated = e.Timestamp;
+            }
+        }
+
+        return new FrameSummary(frameId, first.FrameId.CameraId, traceId, state.ToWireName(), outcome, reason, first.FrameId.Timestamp, updated, ordered.Count);
+    }
+
+    /// <summary>Capture to the last terminal event (or the last event), in milliseconds; null without events.</summary>
+    public static double? TotalMs(IReadOnlyList<FrameEvent> ordered)
+    {
+        if (ordered.Count == 0)
+        {
+            return null;
+        }
+
+        var start = ordered[0].Timestamp;
+        var end = ordered[^1].Timestamp;
+        var sawCapture = false;
+        foreach (var e in ordered)
+        {
+            if (e.Type == FrameEventType.Captured && !sawCapture)
+            {
+                start = e.Timestamp;
+                sawCapture = true;
+            }
+        }
+
+        for (var i = ordered.Count - 1; i >= 0; i--)
+        {
+            if (ordered[i].Type.IsTerminal())
+            {
+                end = ordered[i].Timestamp;
+                break;
+            }
+        }
+
+        return (end - start).TotalMilliseconds;
+    }
+
+    /// <summary>Builds a journey from a frame's events (any order) and detections.</summary>
+    public static FrameJourney? Journey(string frameId, List<FrameEvent> events, IReadOnlyList<DetectionRecord> detections)
+    {
+        if (events.Count == 0)
+        {
+            return null;
+        }
+
+        events.Sort(CompareEvents);
+        return new FrameJourney(Summarize(frameId, events), events, Stages(events), detections, TotalMs(events));
+    }
+
     /// <summary>Events of one frame in lifecycle order: by time, ties broken by rank.</summary>
     public static int CompareEvents(FrameEvent a, FrameEvent b)
     {

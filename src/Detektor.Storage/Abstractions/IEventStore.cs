@@ -3,18 +3,23 @@ using Detektor.Core.Lifecycle;
 namespace Detektor.Storage.Abstractions;
 
 /// <summary>
-/// The append-only store of frame lifecycle events and detections, with the projections the API reads (frame journey,
-/// frame list). Writes are idempotent by event id: writing the same batch twice stores it once.
+/// The append-only store of frame lifecycle events, detections and tracked-object events, with the projections the API
+/// reads (frame journey, frame and event lists, per-minute stats). Writes are idempotent by event id: writing the same
+/// batch twice stores it once, and the projections count it once. Every implementation passes the same conformance suite
+/// (tests/Detektor.Storage.Tests/Conformance).
 /// </summary>
 public interface IEventStore
 {
     /// <summary>"sqlite" or "postgresql".</summary>
     string Provider { get; }
 
-    /// <summary>Applies pending schema migrations; safe to run again.</summary>
-    Task MigrateAsync(CancellationToken cancellationToken = default);
+    /// <summary>What the store found and chose at <see cref="MigrateAsync"/> (partitioning, TimescaleDB, schema version).</summary>
+    StoreInfo Info { get; }
 
-    /// <summary>Writes events and detections in one transaction; returns how many events were new.</summary>
+    /// <summary>Applies pending schema migrations in order; safe to run again (nothing is applied twice).</summary>
+    Task<MigrationResult> MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Writes events, detections and tracked-object events in one transaction; returns how many frame events were new.</summary>
     Task<int> WriteAsync(StoreBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>A frame's whole journey, or null when the store has no event of it.</summary>
@@ -23,12 +28,43 @@ public interface IEventStore
     /// <summary>Frames matching a filter, newest first, one page at a time (keyset paging on the frame id).</summary>
     Task<FramePage> QueryFramesAsync(FrameQuery query, CancellationToken cancellationToken = default);
 
-    /// <summary>Throws when the store cannot be reached; used by the readiness check.</summary>
+    /// <summary>One camera's events in a capture-time range, oldest first (keyset paging on frame id, then event id).</summary>
+    Task<EventPage> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Per-interval counts and latency percentiles, from the per-minute stats projection.</summary>
+    Task<IReadOnlyList<StatsBucket>> GetStatsAsync(StatsQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>A tracked object with its events in time order, or null when unknown.</summary>
+    Task<TrackedObjectHistory?> GetTrackedObjectAsync(string objectId, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes what is older than the cutoffs (whole partitions or chunks where the store has them).</summary>
+    Task<PruneResult> PruneAsync(RetentionCutoffs cutoffs, CancellationToken cancellationToken = default);
+
+    /// <summary>Throws when the store cannot be reached; used by the readiness check and the writer's outage probe.</summary>
     Task PingAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// True when <paramref name="exception"/> from <see cref="WriteAsync"/> means the batch itself can never be written
+    /// (bad data), as opposed to the store being unreachable or busy (which is worth retrying).
+    /// </summary>
+    bool IsPermanentFailure(Exception exception);
 }
 
-public sealed record StoreBatch(IReadOnlyList<FrameEvent> Events, IReadOnlyList<DetectionRecord> Detections)
+/// <summary>
+/// What one write carries. <see cref="Replay"/> says the batch may already be (partly) stored — a retry or a journal
+/// replay — so a store may skip its optimistic fast path.
+/// </summary>
+public sealed record StoreBatch(
+    IReadOnlyList<FrameEvent> Events,
+    IReadOnlyList<DetectionRecord> Detections,
+    IReadOnlyList<TrackedObjectEvent>? TrackedObjectEvents = null)
 {
+    public IReadOnlyList<TrackedObjectEvent> TrackEvents => TrackedObjectEvents ?? [];
+
+    public bool Replay { get; init; }
+
+    public int Count => Events.Count + TrackEvents.Count;
+
     public static StoreBatch Of(params FrameEvent[] events) => new(events, []);
 }
 

@@ -10,20 +10,21 @@ namespace Detektor.Storage.Sqlite;
 
 /// <summary>
 /// The embedded event store: one SQLite file in WAL mode. Writes go through one connection with prepared statements, one
-/// transaction per batch; reads use pooled connections and never block the writer.
+/// transaction per batch; reads use pooled connections and never block the writer. Retention deletes rows in chunks.
 /// </summary>
 public sealed class SqliteEventStore : IEventStore, IDisposable
 {
     private const string EventColumns = "event_id, frame_id, camera_id, type, time_us, stage, service, trace_id, span_id, duration_us, reason, data";
-    private const string FrameColumns = "frame_id, camera_id, trace_id, state, outcome, reason, captured_us, updated_us, event_count";
+    private const string TrackColumns = "event_id, object_id, camera_id, type, time_us, frame_id, trace_id, label, score, snapshot_path, data";
+    private const int DeleteChunk = 10_000;
 
     private readonly string _connectionString;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
-    private SqliteCommand? _insertEvent;
-    private SqliteCommand? _upsertFrame;
-    private SqliteCommand? _insertDetection;
+    private WriterCommands? _commands;
+    private int _schemaVersion;
+    private string? _sqliteVersion;
 
     public SqliteEventStore(string path, TimeProvider? time = null)
     {
@@ -45,13 +46,17 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
 
     public string Path { get; }
 
-    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    public StoreInfo Info => new(Provider, Partitioning.None, _schemaVersion, _sqliteVersion, false, null, null, Path);
+
+    public async Task<MigrationResult> MigrateAsync(CancellationToken cancellationToken = default)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
+            ResetWriter(); // prepared statements must see the new schema
             await using var connection = await OpenAsync(cancellationToken);
             await ExecuteAsync(connection, "PRAGMA journal_mode = WAL;", cancellationToken);
+            _sqliteVersion = connection.ServerVersion;
             await ExecuteAsync(connection, """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    INTEGER NOT NULL PRIMARY KEY,
@@ -71,6 +76,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
                 }
             }
 
+            var done = new List<string>();
             foreach (var (version, name, sql) in SqliteMigrations.All)
             {
                 if (applied.Contains(version))
@@ -78,7 +84,19 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
                     continue;
                 }
 
-                await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+                // BEGIN IMMEDIATE: a second process migrating the same file waits here instead of failing half-way.
+                await using var tx = connection.BeginTransaction(deferred: false);
+                await using (var check = connection.CreateCommand())
+                {
+                    check.Transaction = tx;
+                    check.CommandText = "SELECT count(*) FROM schema_migrations WHERE version = $v;";
+                    check.Parameters.AddWithValue("$v", version);
+                    if (Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0)
+                    {
+                        continue;
+                    }
+                }
+
                 await using (var command = connection.CreateCommand())
                 {
                     command.Transaction = tx;
@@ -92,12 +110,16 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
                     record.CommandText = "INSERT INTO schema_migrations (version, name, applied_us) VALUES ($v, $n, $t);";
                     record.Parameters.AddWithValue("$v", version);
                     record.Parameters.AddWithValue("$n", name);
-                    record.Parameters.AddWithValue("$t", ToMicros(_time.GetUtcNow()));
+                    record.Parameters.AddWithValue("$t", FrameTimes.ToMicros(_time.GetUtcNow()));
                     await record.ExecuteNonQueryAsync(cancellationToken);
                 }
 
                 await tx.CommitAsync(cancellationToken);
+                done.Add($"{version}: {name}");
             }
+
+            _schemaVersion = SqliteMigrations.All[^1].Version;
+            return new MigrationResult(done, Info);
         }
         finally
         {
@@ -107,7 +129,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
 
     public async Task<int> WriteAsync(StoreBatch batch, CancellationToken cancellationToken = default)
     {
-        if (batch.Events.Count == 0 && batch.Detections.Count == 0)
+        if (batch.Events.Count == 0 && batch.Detections.Count == 0 && batch.TrackEvents.Count == 0)
         {
             return 0;
         }
@@ -115,46 +137,28 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            var writer = await GetWriterAsync(cancellationToken);
-            using var tx = writer.BeginTransaction();
+            var c = await GetWriterAsync(cancellationToken);
+            using var tx = _writer!.BeginTransaction();
             try
             {
-                var inserted = 0;
-                var frames = new Dictionary<string, FrameAggregate>(StringComparer.Ordinal);
+                c.Enlist(tx);
+                var newEvents = new List<FrameEvent>(batch.Events.Count);
                 HashSet<Guid>? newStoredEvents = null;
-                _insertEvent!.Transaction = tx;
                 foreach (var e in batch.Events)
                 {
-                    var frameId = e.FrameId.ToString();
-                    BindEvent(_insertEvent, e, frameId);
-                    if (_insertEvent.ExecuteNonQuery() == 0)
+                    BindEvent(c.InsertEvent, e);
+                    if (c.InsertEvent.ExecuteNonQuery() == 0)
                     {
                         continue; // already stored: idempotent replay
                     }
 
-                    inserted++;
+                    newEvents.Add(e);
                     if (e.Type == FrameEventType.Stored)
                     {
                         (newStoredEvents ??= []).Add(e.EventId);
                     }
-
-                    if (!frames.TryGetValue(frameId, out var aggregate))
-                    {
-                        aggregate = new FrameAggregate(frameId, e.CameraId, e.FrameId.UnixMicroseconds);
-                        frames.Add(frameId, aggregate);
-                    }
-
-                    aggregate.Add(e);
                 }
 
-                _upsertFrame!.Transaction = tx;
-                foreach (var aggregate in frames.Values)
-                {
-                    BindFrame(_upsertFrame, aggregate);
-                    _upsertFrame.ExecuteNonQuery();
-                }
-
-                _insertDetection!.Transaction = tx;
                 foreach (var d in batch.Detections)
                 {
                     if (newStoredEvents is null || !newStoredEvents.Contains(d.StoredEventId))
@@ -162,12 +166,23 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
                         continue; // the detections came with a stored event this store already had
                     }
 
-                    BindDetection(_insertDetection, d);
-                    _insertDetection.ExecuteNonQuery();
+                    BindDetection(c.InsertDetection, d);
+                    c.InsertDetection.ExecuteNonQuery();
                 }
 
+                var newTracks = new List<TrackedObjectEvent>();
+                foreach (var t in batch.TrackEvents)
+                {
+                    BindTrack(c.InsertTrack, t);
+                    if (c.InsertTrack.ExecuteNonQuery() > 0)
+                    {
+                        newTracks.Add(t);
+                    }
+                }
+
+                WriteProjection(c, BatchProjection.Of(newEvents, newTracks));
                 tx.Commit();
-                return inserted;
+                return newEvents.Count;
             }
             catch
             {
@@ -190,33 +205,19 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     public async Task<FrameJourney?> GetJourneyAsync(string frameId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        FrameSummary? frame;
+        var events = new List<FrameEvent>();
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = $"SELECT {FrameColumns} FROM frames WHERE frame_id = $id;";
+            command.CommandText = $"SELECT {EventColumns} FROM frame_events WHERE frame_id = $id;";
             command.Parameters.AddWithValue("$id", frameId);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            frame = await reader.ReadAsync(cancellationToken) ? ReadFrame(reader) : null;
+            await ReadEventsAsync(command, events, cancellationToken);
         }
 
-        if (frame is null)
+        if (events.Count == 0)
         {
             return null;
         }
 
-        var events = new List<FrameEvent>();
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = $"SELECT {EventColumns} FROM frame_events WHERE frame_id = $id ORDER BY time_us;";
-            command.Parameters.AddWithValue("$id", frameId);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                events.Add(ReadEvent(reader));
-            }
-        }
-
-        events.Sort(FrameStateRules.CompareEvents);
         var detections = new List<DetectionRecord>();
         await using (var command = connection.CreateCommand())
         {
@@ -229,72 +230,189 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             while (await reader.ReadAsync(cancellationToken))
             {
                 detections.Add(new DetectionRecord(
-                    reader.GetString(0), reader.GetString(1), FromMicros(reader.GetInt64(2)), reader.GetString(3),
+                    reader.GetString(0), reader.GetString(1), FrameTimes.FromMicros(reader.GetInt64(2)), reader.GetString(3),
                     reader.GetFloat(4), reader.GetFloat(5), reader.GetFloat(6), reader.GetFloat(7), reader.GetFloat(8),
                     reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
                     Guid.Parse(reader.GetString(11))));
             }
         }
 
-        return new FrameJourney(frame, events, FrameStateRules.Stages(events), detections, TotalMs(events));
+        return FrameStateRules.Journey(frameId, events, detections);
     }
 
     public async Task<FramePage> QueryFramesAsync(FrameQuery query, CancellationToken cancellationToken = default)
     {
         var limit = Math.Clamp(query.Limit, 1, FrameQuery.MaxLimit);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {FrameColumns} FROM frames WHERE 1 = 1");
-        if (query.CameraId is not null)
+        var ids = new List<string>(limit + 1);
+        await using (var command = connection.CreateCommand())
         {
-            sql.Append(" AND camera_id = $camera");
-            command.Parameters.AddWithValue("$camera", query.CameraId);
-        }
+            var sql = new StringBuilder("SELECT DISTINCT frame_id FROM frame_events WHERE 1 = 1");
+            if (query.CameraId is not null)
+            {
+                sql.Append(" AND camera_id = $camera");
+                command.Parameters.AddWithValue("$camera", query.CameraId);
+            }
 
-        if (query.TraceId is not null)
-        {
-            sql.Append(" AND trace_id = $trace");
-            command.Parameters.AddWithValue("$trace", query.TraceId);
-        }
+            if (query.TraceId is not null)
+            {
+                sql.Append(" AND trace_id = $trace");
+                command.Parameters.AddWithValue("$trace", query.TraceId);
+            }
 
-        if (query.From is { } from)
-        {
-            sql.Append(" AND frame_id >= $from");
-            command.Parameters.AddWithValue("$from", FrameId.TimestampPrefix(from));
-        }
+            AppendFrameRange(sql, command, query.From, query.To);
+            if (query.Before is not null)
+            {
+                sql.Append(" AND frame_id < $before");
+                command.Parameters.AddWithValue("$before", query.Before);
+            }
 
-        if (query.To is { } to)
-        {
-            sql.Append(" AND frame_id < $to");
-            command.Parameters.AddWithValue("$to", FrameId.TimestampPrefix(to));
-        }
-
-        if (query.Before is not null)
-        {
-            sql.Append(" AND frame_id < $before");
-            command.Parameters.AddWithValue("$before", query.Before);
-        }
-
-        sql.Append(" ORDER BY frame_id DESC LIMIT $limit;");
-        command.Parameters.AddWithValue("$limit", limit + 1);
-        command.CommandText = sql.ToString();
-        var items = new List<FrameSummary>(Math.Min(limit + 1, 256));
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
+            sql.Append(" ORDER BY frame_id DESC LIMIT $limit;");
+            command.Parameters.AddWithValue("$limit", limit + 1);
+            command.CommandText = sql.ToString();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(ReadFrame(reader));
+                ids.Add(reader.GetString(0));
             }
         }
 
-        string? next = null;
-        if (items.Count > limit)
+        var events = new List<FrameEvent>(ids.Count * 8);
+        if (ids.Count > 0)
         {
-            items.RemoveAt(items.Count - 1);
-            next = items[^1].FrameId;
+            await using var command = connection.CreateCommand();
+            var sql = new StringBuilder($"SELECT {EventColumns} FROM frame_events WHERE frame_id IN (");
+            for (var i = 0; i < ids.Count; i++)
+            {
+                var name = "$f" + i.ToString(CultureInfo.InvariantCulture);
+                sql.Append(i == 0 ? name : "," + name);
+                command.Parameters.AddWithValue(name, ids[i]);
+            }
+
+            command.CommandText = sql.Append(");").ToString();
+            await ReadEventsAsync(command, events, cancellationToken);
         }
 
-        return new FramePage(items, next);
+        return FramePages.Build(ids, events, limit);
+    }
+
+    public async Task<EventPage> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default)
+    {
+        var limit = Math.Clamp(query.Limit, 1, EventQuery.MaxLimit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var sql = new StringBuilder($"SELECT {EventColumns} FROM frame_events WHERE camera_id = $camera");
+        command.Parameters.AddWithValue("$camera", query.CameraId);
+        AppendFrameRange(sql, command, query.From, query.To);
+        if (query.After is { } after)
+        {
+            sql.Append(" AND (frame_id, event_id) > ($afterFrame, $afterEvent)");
+            command.Parameters.AddWithValue("$afterFrame", after.FrameId);
+            command.Parameters.AddWithValue("$afterEvent", after.EventId.ToString("D"));
+        }
+
+        sql.Append(" ORDER BY frame_id, event_id LIMIT $limit;");
+        command.Parameters.AddWithValue("$limit", limit + 1);
+        command.CommandText = sql.ToString();
+        var items = new List<FrameEvent>(Math.Min(limit + 1, 1024));
+        await ReadEventsAsync(command, items, cancellationToken);
+        return EventPage.From(items, limit);
+    }
+
+    public async Task<IReadOnlyList<StatsBucket>> GetStatsAsync(StatsQuery query, CancellationToken cancellationToken = default)
+    {
+        var intervalMicros = query.IntervalSeconds * 1_000_000;
+        var builder = new StatsBuilder(query.Interval);
+        await using var connection = await OpenAsync(cancellationToken);
+
+        await using (var command = StatsCommand(connection, query, """
+            SELECT b, sum(frames), sum(stored), sum(skipped), sum(dropped), sum(failed), sum(detections),
+                   sum(latency_count), sum(latency_sum_ms), max(latency_max_ms)
+            FROM (SELECT minute_us - (minute_us % $interval) AS b, * FROM camera_minute_stats {0}) GROUP BY b;
+            """, intervalMicros))
+        {
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            await builder.ReadCountsAsync(r, cancellationToken);
+        }
+
+        await using (var command = StatsCommand(connection, query, """
+            SELECT minute_us - (minute_us % $interval) AS b, type, reason, sum(count)
+            FROM camera_minute_reasons {0} GROUP BY b, type, reason;
+            """, intervalMicros))
+        {
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            await builder.ReadReasonsAsync(r, cancellationToken);
+        }
+
+        await using (var command = StatsCommand(connection, query, """
+            SELECT minute_us - (minute_us % $interval) AS b, bucket, sum(count)
+            FROM camera_minute_latency {0} GROUP BY b, bucket;
+            """, intervalMicros))
+        {
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            await builder.ReadLatencyAsync(r, cancellationToken);
+        }
+
+        return builder.Build();
+    }
+
+    public async Task<TrackedObjectHistory?> GetTrackedObjectAsync(string objectId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        TrackedObject? tracked = null;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                SELECT object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count
+                FROM tracked_objects WHERE object_id = $id;
+                """;
+            command.Parameters.AddWithValue("$id", objectId);
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            if (await r.ReadAsync(cancellationToken))
+            {
+                tracked = new TrackedObject(
+                    r.GetString(0), r.GetString(1), r.GetString(2), FrameTimes.FromMicros(r.GetInt64(3)), FrameTimes.FromMicros(r.GetInt64(4)),
+                    r.GetFloat(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetInt32(9));
+            }
+        }
+
+        if (tracked is null)
+        {
+            return null;
+        }
+
+        var events = new List<TrackedObjectEvent>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT {TrackColumns} FROM tracked_object_events WHERE object_id = $id ORDER BY time_us, event_id;";
+            command.Parameters.AddWithValue("$id", objectId);
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                events.Add(ReadTrack(r));
+            }
+        }
+
+        return new TrackedObjectHistory(tracked, events);
+    }
+
+    public async Task<PruneResult> PruneAsync(RetentionCutoffs cutoffs, CancellationToken cancellationToken = default)
+    {
+        var eventsBefore = FrameId.TimestampPrefix(cutoffs.Events);
+        var events = FrameTimes.ToMicros(cutoffs.Events);
+        var detections = FrameTimes.ToMicros(cutoffs.Detections);
+        var stats = FrameTimes.ToMicros(cutoffs.Stats);
+        var deleted = new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["frame_events"] = await DeleteInChunksAsync("frame_events", "event_id", "frame_id < $cutoff", eventsBefore, cancellationToken),
+            ["tracked_object_events"] = await DeleteInChunksAsync("tracked_object_events", "event_id", "time_us < $cutoff", events, cancellationToken),
+            ["tracked_objects"] = await DeleteInChunksAsync("tracked_objects", "object_id", "last_seen_us < $cutoff", events, cancellationToken),
+            ["detections"] = await DeleteInChunksAsync("detections", "id", "time_us < $cutoff", detections, cancellationToken),
+            ["camera_minute_stats"] = await DeleteInChunksAsync("camera_minute_stats", "rowid", "minute_us < $cutoff", stats, cancellationToken, withoutRowId: true),
+            ["camera_minute_reasons"] = await DeleteInChunksAsync("camera_minute_reasons", "rowid", "minute_us < $cutoff", stats, cancellationToken, withoutRowId: true),
+            ["camera_minute_latency"] = await DeleteInChunksAsync("camera_minute_latency", "rowid", "minute_us < $cutoff", stats, cancellationToken, withoutRowId: true),
+        };
+        return new PruneResult(deleted, new Dictionary<string, int>());
     }
 
     public async Task PingAsync(CancellationToken cancellationToken = default)
@@ -303,32 +421,91 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         await ExecuteAsync(connection, "SELECT 1;", cancellationToken);
     }
 
+    /// <summary>Constraint and type errors come from the data; busy, locked, I/O and full-disk errors from the moment.</summary>
+    public bool IsPermanentFailure(Exception exception) => exception switch
+    {
+        SqliteException { SqliteErrorCode: 19 or 20 or 25 } => true, // SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE
+        FormatException or InvalidCastException => true,
+        _ => false,
+    };
+
     public void Dispose()
     {
         ResetWriter();
         _writeLock.Dispose();
     }
 
-    internal static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
-
-    internal static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
-
-    private static double? TotalMs(List<FrameEvent> events)
+    private static void AppendFrameRange(StringBuilder sql, SqliteCommand command, DateTimeOffset? from, DateTimeOffset? to)
     {
-        if (events.Count == 0)
+        if (from is { } f)
         {
-            return null;
+            sql.Append(" AND frame_id >= $from");
+            command.Parameters.AddWithValue("$from", FrameId.TimestampPrefix(f));
         }
 
-        var start = events.Find(static e => e.Type == FrameEventType.Captured)?.Timestamp ?? events[0].Timestamp;
-        var end = events.FindLast(static e => e.Type.IsTerminal())?.Timestamp ?? events[^1].Timestamp;
-        return (end - start).TotalMilliseconds;
+        if (to is { } t)
+        {
+            sql.Append(" AND frame_id < $to");
+            command.Parameters.AddWithValue("$to", FrameId.TimestampPrefix(t));
+        }
     }
 
-    private static FrameSummary ReadFrame(SqliteDataReader r) => new(
-        r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
-        r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5),
-        FromMicros(r.GetInt64(6)), FromMicros(r.GetInt64(7)), r.GetInt32(8));
+    private static SqliteCommand StatsCommand(SqliteConnection connection, StatsQuery query, string sqlFormat, long intervalMicros)
+    {
+        var command = connection.CreateCommand();
+        var where = "WHERE minute_us >= $from AND minute_us < $to" + (query.CameraId is null ? string.Empty : " AND camera_id = $camera");
+        command.CommandText = string.Format(CultureInfo.InvariantCulture, sqlFormat, where);
+        command.Parameters.AddWithValue("$interval", intervalMicros);
+        command.Parameters.AddWithValue("$from", FrameTimes.ToMicros(query.From));
+        command.Parameters.AddWithValue("$to", FrameTimes.ToMicros(query.To));
+        if (query.CameraId is not null)
+        {
+            command.Parameters.AddWithValue("$camera", query.CameraId);
+        }
+
+        return command;
+    }
+
+    private async Task<long> DeleteInChunksAsync(string table, string key, string condition, object cutoff, CancellationToken cancellationToken, bool withoutRowId = false)
+    {
+        // Small transactions, so the writer is never held up for long; WITHOUT ROWID tables are deleted by their condition directly.
+        var sql = withoutRowId
+            ? $"DELETE FROM {table} WHERE {condition};"
+            : $"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT {DeleteChunk});";
+        long total = 0;
+        while (true)
+        {
+            int n;
+            await _writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken);
+                await using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.Parameters.AddWithValue("$cutoff", cutoff);
+                n = await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+
+            total += n;
+            if (withoutRowId || n < DeleteChunk)
+            {
+                return total;
+            }
+        }
+    }
+
+    private static async Task ReadEventsAsync(SqliteCommand command, List<FrameEvent> into, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            into.Add(ReadEvent(reader));
+        }
+    }
 
     private static FrameEvent ReadEvent(SqliteDataReader r)
     {
@@ -343,7 +520,7 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             FrameId = FrameId.Parse(r.GetString(1)),
             CameraId = r.GetString(2),
             Type = type,
-            Timestamp = FromMicros(r.GetInt64(4)),
+            Timestamp = FrameTimes.FromMicros(r.GetInt64(4)),
             Stage = r.GetString(5),
             Service = r.GetString(6),
             TraceId = r.IsDBNull(7) ? default : ActivityTraceId.CreateFromString(r.GetString(7)),
@@ -354,14 +531,27 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         };
     }
 
-    private static void BindEvent(SqliteCommand c, FrameEvent e, string frameId)
+    private static TrackedObjectEvent ReadTrack(SqliteDataReader r)
+    {
+        if (!TrackedObjectEventTypes.TryParse(r.GetString(3), out var type))
+        {
+            throw new InvalidDataException($"Unknown tracked-object event type '{r.GetString(3)}'.");
+        }
+
+        return new TrackedObjectEvent(
+            Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), type, FrameTimes.FromMicros(r.GetInt64(4)),
+            r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.GetString(7), r.GetFloat(8),
+            r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10));
+    }
+
+    private static void BindEvent(SqliteCommand c, FrameEvent e)
     {
         var p = c.Parameters;
         p[0].Value = e.EventId.ToString("D");
-        p[1].Value = frameId;
+        p[1].Value = e.FrameId.ToString();
         p[2].Value = e.CameraId;
         p[3].Value = e.Type.ToWireName();
-        p[4].Value = ToMicros(e.Timestamp);
+        p[4].Value = FrameTimes.ToMicros(e.Timestamp);
         p[5].Value = e.Stage;
         p[6].Value = e.Service;
         p[7].Value = e.TraceId == default ? DBNull.Value : e.TraceId.ToHexString();
@@ -371,28 +561,12 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         p[11].Value = (object?)e.Data ?? DBNull.Value;
     }
 
-    private static void BindFrame(SqliteCommand c, FrameAggregate a)
-    {
-        var p = c.Parameters;
-        p[0].Value = a.FrameId;
-        p[1].Value = a.CameraId;
-        p[2].Value = (object?)a.TraceId ?? DBNull.Value;
-        p[3].Value = a.CapturedMicros;
-        p[4].Value = a.UpdatedMicros;
-        p[5].Value = a.State.ToWireName();
-        p[6].Value = a.State.Rank();
-        p[7].Value = (object?)a.Outcome ?? DBNull.Value;
-        p[8].Value = a.OutcomeRank;
-        p[9].Value = (object?)a.Reason ?? DBNull.Value;
-        p[10].Value = a.Count;
-    }
-
     private static void BindDetection(SqliteCommand c, DetectionRecord d)
     {
         var p = c.Parameters;
         p[0].Value = d.FrameId;
         p[1].Value = d.CameraId;
-        p[2].Value = ToMicros(d.Time);
+        p[2].Value = FrameTimes.ToMicros(d.Time);
         p[3].Value = d.Label;
         p[4].Value = d.Confidence;
         p[5].Value = d.X;
@@ -404,17 +578,77 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         p[11].Value = d.StoredEventId.ToString("D");
     }
 
-    private static SqliteCommand Prepare(SqliteConnection connection, string sql, int parameters)
+    private static void BindTrack(SqliteCommand c, TrackedObjectEvent t)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        for (var i = 1; i <= parameters; i++)
+        var p = c.Parameters;
+        p[0].Value = t.EventId.ToString("D");
+        p[1].Value = t.ObjectId;
+        p[2].Value = t.CameraId;
+        p[3].Value = t.Type.ToWireName();
+        p[4].Value = FrameTimes.ToMicros(t.Time);
+        p[5].Value = (object?)t.FrameId ?? DBNull.Value;
+        p[6].Value = (object?)t.TraceId ?? DBNull.Value;
+        p[7].Value = t.Label;
+        p[8].Value = t.Score;
+        p[9].Value = (object?)t.SnapshotPath ?? DBNull.Value;
+        p[10].Value = (object?)t.Data ?? DBNull.Value;
+    }
+
+    private static void WriteProjection(WriterCommands c, BatchProjection projection)
+    {
+        foreach (var (key, s) in projection.Minutes)
         {
-            command.Parameters.Add(new SqliteParameter("$p" + i.ToString(CultureInfo.InvariantCulture), null));
+            var p = c.UpsertMinute.Parameters;
+            p[0].Value = key.CameraId;
+            p[1].Value = key.MinuteMicros;
+            p[2].Value = s.Frames;
+            p[3].Value = s.Stored;
+            p[4].Value = s.Skipped;
+            p[5].Value = s.Dropped;
+            p[6].Value = s.Failed;
+            p[7].Value = s.Detections;
+            p[8].Value = s.LatencyCount;
+            p[9].Value = s.LatencySumMs;
+            p[10].Value = s.LatencyCount > 0 ? s.LatencyMaxMs : DBNull.Value;
+            c.UpsertMinute.ExecuteNonQuery();
         }
 
-        command.Prepare();
-        return command;
+        foreach (var (key, count) in projection.Reasons)
+        {
+            var p = c.UpsertReason.Parameters;
+            p[0].Value = key.CameraId;
+            p[1].Value = key.MinuteMicros;
+            p[2].Value = key.Type;
+            p[3].Value = key.Reason;
+            p[4].Value = count;
+            c.UpsertReason.ExecuteNonQuery();
+        }
+
+        foreach (var (key, count) in projection.Latency)
+        {
+            var p = c.UpsertLatency.Parameters;
+            p[0].Value = key.CameraId;
+            p[1].Value = key.MinuteMicros;
+            p[2].Value = key.Bucket;
+            p[3].Value = count;
+            c.UpsertLatency.ExecuteNonQuery();
+        }
+
+        foreach (var o in projection.Objects)
+        {
+            var p = c.UpsertObject.Parameters;
+            p[0].Value = o.ObjectId;
+            p[1].Value = o.CameraId;
+            p[2].Value = o.Label;
+            p[3].Value = FrameTimes.ToMicros(o.FirstSeen);
+            p[4].Value = FrameTimes.ToMicros(o.LastSeen);
+            p[5].Value = o.BestScore;
+            p[6].Value = (object?)o.BestSnapshotPath ?? DBNull.Value;
+            p[7].Value = (object?)o.BestFrameId ?? DBNull.Value;
+            p[8].Value = o.State;
+            p[9].Value = o.Count;
+            c.UpsertObject.ExecuteNonQuery();
+        }
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
@@ -428,97 +662,134 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;", cancellationToken);
+        // Memory-mapped reads share the OS page cache across connections instead of each filling its own.
+        await ExecuteAsync(connection, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;", cancellationToken);
         return connection;
     }
 
-    private async Task<SqliteConnection> GetWriterAsync(CancellationToken cancellationToken)
+    private async Task<WriterCommands> GetWriterAsync(CancellationToken cancellationToken)
     {
-        if (_writer is not null)
+        if (_commands is not null)
         {
-            return _writer;
+            return _commands;
         }
 
         var writer = await OpenAsync(cancellationToken);
-        _insertEvent = Prepare(writer, $"""
-            INSERT OR IGNORE INTO frame_events ({EventColumns})
-            VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12);
-            """, 12);
-        _upsertFrame = Prepare(writer, """
-            INSERT INTO frames (frame_id, camera_id, trace_id, captured_us, updated_us, state, state_rank, outcome, outcome_rank, reason, event_count)
-            VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11)
-            ON CONFLICT (frame_id) DO UPDATE SET
-                trace_id     = coalesce(frames.trace_id, excluded.trace_id),
-                updated_us   = max(frames.updated_us, excluded.updated_us),
-                state        = CASE WHEN excluded.state_rank > frames.state_rank THEN excluded.state ELSE frames.state END,
-                state_rank   = max(frames.state_rank, excluded.state_rank),
-                outcome      = CASE WHEN excluded.outcome_rank > frames.outcome_rank THEN excluded.outcome ELSE frames.outcome END,
-                reason       = CASE WHEN excluded.outcome_rank > frames.outcome_rank THEN excluded.reason ELSE frames.reason END,
-                outcome_rank = max(frames.outcome_rank, excluded.outcome_rank),
-                event_count  = frames.event_count + excluded.event_count;
-            """, 11);
-        _insertDetection = Prepare(writer, """
-            INSERT INTO detections (frame_id, camera_id, time_us, label, confidence, x, y, w, h, source, track_id, stored_event_id)
-            VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12);
-            """, 12);
+        // The writer updates several indexes per event (one keyed by random trace ids): a 128 MiB page cache keeps their
+        // upper levels in memory as the file grows past millions of events.
+        await ExecuteAsync(writer, "PRAGMA cache_size = -131072;", cancellationToken);
+        _commands = new WriterCommands(writer);
         _writer = writer;
-        return writer;
+        return _commands;
     }
 
     private void ResetWriter()
     {
-        _insertEvent?.Dispose();
-        _upsertFrame?.Dispose();
-        _insertDetection?.Dispose();
+        _commands?.Dispose();
         _writer?.Dispose();
-        _insertEvent = _upsertFrame = _insertDetection = null;
+        _commands = null;
         _writer = null;
     }
 
-    /// <summary>What one batch adds to a frame's row.</summary>
-    private sealed class FrameAggregate(string frameId, string cameraId, long capturedMicros)
+    /// <summary>The writer connection's prepared statements.</summary>
+    private sealed class WriterCommands : IDisposable
     {
-        public string FrameId { get; } = frameId;
-
-        public string CameraId { get; } = cameraId;
-
-        public long CapturedMicros { get; } = capturedMicros;
-
-        public string? TraceId { get; private set; }
-
-        public long UpdatedMicros { get; private set; }
-
-        public FrameEventType State { get; private set; } = FrameEventType.Captured;
-
-        public string? Outcome { get; private set; }
-
-        public int OutcomeRank { get; private set; }
-
-        public string? Reason { get; private set; }
-
-        public int Count { get; private set; }
-
-        public void Add(FrameEvent e)
+        public WriterCommands(SqliteConnection writer)
         {
-            Count++;
-            UpdatedMicros = Math.Max(UpdatedMicros, ToMicros(e.Timestamp));
-            if (TraceId is null && e.TraceId != default)
+            InsertEvent = Prepare(writer, $"""
+                INSERT OR IGNORE INTO frame_events ({EventColumns})
+                VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12);
+                """, 12);
+            InsertDetection = Prepare(writer, """
+                INSERT INTO detections (frame_id, camera_id, time_us, label, confidence, x, y, w, h, source, track_id, stored_event_id)
+                VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12);
+                """, 12);
+            InsertTrack = Prepare(writer, $"""
+                INSERT OR IGNORE INTO tracked_object_events ({TrackColumns})
+                VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11);
+                """, 11);
+            UpsertMinute = Prepare(writer, """
+                INSERT INTO camera_minute_stats AS s
+                    (camera_id, minute_us, frames, stored, skipped, dropped, failed, detections, latency_count, latency_sum_ms, latency_max_ms)
+                VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11)
+                ON CONFLICT (camera_id, minute_us) DO UPDATE SET
+                    frames = s.frames + excluded.frames,
+                    stored = s.stored + excluded.stored,
+                    skipped = s.skipped + excluded.skipped,
+                    dropped = s.dropped + excluded.dropped,
+                    failed = s.failed + excluded.failed,
+                    detections = s.detections + excluded.detections,
+                    latency_count = s.latency_count + excluded.latency_count,
+                    latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
+                    latency_max_ms = coalesce(max(s.latency_max_ms, excluded.latency_max_ms), s.latency_max_ms, excluded.latency_max_ms);
+                """, 11);
+            UpsertReason = Prepare(writer, """
+                INSERT INTO camera_minute_reasons AS r (camera_id, minute_us, type, reason, count) VALUES ($p1, $p2, $p3, $p4, $p5)
+                ON CONFLICT (camera_id, minute_us, type, reason) DO UPDATE SET count = r.count + excluded.count;
+                """, 5);
+            UpsertLatency = Prepare(writer, """
+                INSERT INTO camera_minute_latency AS l (camera_id, minute_us, bucket, count) VALUES ($p1, $p2, $p3, $p4)
+                ON CONFLICT (camera_id, minute_us, bucket) DO UPDATE SET count = l.count + excluded.count;
+                """, 4);
+            UpsertObject = Prepare(writer, """
+                INSERT INTO tracked_objects AS o
+                    (object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count)
+                VALUES ($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10)
+                ON CONFLICT (object_id) DO UPDATE SET
+                    label = CASE WHEN excluded.last_seen_us >= o.last_seen_us THEN excluded.label ELSE o.label END,
+                    first_seen_us = min(o.first_seen_us, excluded.first_seen_us),
+                    last_seen_us = max(o.last_seen_us, excluded.last_seen_us),
+                    best_snapshot_path = CASE WHEN excluded.best_score > o.best_score THEN excluded.best_snapshot_path ELSE o.best_snapshot_path END,
+                    best_frame_id = CASE WHEN excluded.best_score > o.best_score THEN excluded.best_frame_id ELSE o.best_frame_id END,
+                    best_score = max(o.best_score, excluded.best_score),
+                    state = CASE WHEN excluded.state = 'left' THEN 'left' ELSE o.state END,
+                    event_count = o.event_count + excluded.event_count;
+                """, 10);
+        }
+
+        public SqliteCommand InsertEvent { get; }
+
+        public SqliteCommand InsertDetection { get; }
+
+        public SqliteCommand InsertTrack { get; }
+
+        public SqliteCommand UpsertMinute { get; }
+
+        public SqliteCommand UpsertReason { get; }
+
+        public SqliteCommand UpsertLatency { get; }
+
+        public SqliteCommand UpsertObject { get; }
+
+        private IEnumerable<SqliteCommand> All => [InsertEvent, InsertDetection, InsertTrack, UpsertMinute, UpsertReason, UpsertLatency, UpsertObject];
+
+        public void Enlist(SqliteTransaction tx)
+        {
+            foreach (var command in All)
             {
-                TraceId = e.TraceId.ToHexString();
+                command.Transaction = tx;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var command in All)
+            {
+                command.Dispose();
+            }
+        }
+
+        private static SqliteCommand Prepare(SqliteConnection connection, string sql, int parameters)
+        {
+            var command = connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 1; i <= parameters; i++)
+            {
+                command.Parameters.Add(new SqliteParameter("$p" + i.ToString(CultureInfo.InvariantCulture), null));
             }
 
-            if (Count == 1 || e.Type.Rank() > State.Rank())
-            {
-                State = e.Type;
-            }
-
-            var (outcome, rank) = FrameStateRules.Outcome(e.Type);
-            if (rank > OutcomeRank)
-            {
-                Outcome = outcome;
-                OutcomeRank = rank;
-                Reason = e.Reason;
-            }
+            command.Prepare();
+            return command;
         }
     }
 }

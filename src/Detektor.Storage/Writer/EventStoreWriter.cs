@@ -9,57 +9,62 @@ using Detektor.Core.Messages;
 using Detektor.Core.Telemetry;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Detektor.Storage.Writer;
 
 /// <summary>
-/// The store role: consumes the <c>lifecycle</c> and <c>results</c> topics and writes them to the event store in batches.
-/// A result becomes the frame's <c>stored</c> event (with a <c>store</c> span in the frame's trace) plus its detections.
-/// A failed write is retried with the same batch until it succeeds; deliveries are acknowledged only after the commit,
-/// so nothing is lost. At shutdown it drains what is queued before it stops.
+/// The store role: consumes the <c>lifecycle</c> and <c>results</c> topics and hands them, in bounded batches (at most
+/// <see cref="StorageOptions.BatchSize"/> events, after at most <see cref="StorageOptions.FlushIntervalMs"/> of
+/// coalescing), to the <see cref="StoreOutbox"/>. A result becomes the frame's <c>stored</c> event (with a <c>store</c>
+/// span in the frame's trace) plus its detections. Deliveries are acknowledged only once their batch is durable —
+/// committed to the database, or journaled to disk while the database is unreachable — so nothing is lost. At shutdown
+/// it drains what is queued, then lets the outbox finish.
 /// </summary>
-public sealed partial class EventStoreWriter : PipelineWorker
+public sealed class EventStoreWriter : PipelineWorker
 {
     public const string ConsumerGroup = "store";
 
     private readonly IFrameBus _bus;
-    private readonly IEventStore _store;
+    private readonly StoreOutbox _outbox;
     private readonly BusTelemetry _busTelemetry;
     private readonly StorageTelemetry _telemetry;
     private readonly ServiceIdentity _service;
     private readonly TimeProvider _time;
     private readonly StorageOptions _options;
-    private readonly ILogger<EventStoreWriter> _logger;
+    private long _batchesWritten;
 
     public EventStoreWriter(
         IFrameBus bus,
-        IEventStore store,
+        StoreOutbox outbox,
         BusTelemetry busTelemetry,
         StorageTelemetry telemetry,
         ServiceIdentity service,
         TimeProvider time,
-        IOptions<StorageOptions> options,
-        ILogger<EventStoreWriter> logger)
+        IOptions<StorageOptions> options)
     {
         _bus = bus;
-        _store = store;
+        _outbox = outbox;
         _busTelemetry = busTelemetry;
         _telemetry = telemetry;
         _service = service;
         _time = time;
         _options = options.Value;
-        _logger = logger;
     }
 
-    /// <summary>Batches committed so far (for tests and diagnostics).</summary>
+    /// <summary>Batches made durable so far (committed or journaled; for tests and diagnostics).</summary>
     public long BatchesWritten => Interlocked.Read(ref _batchesWritten);
 
-    private long _batchesWritten;
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // First the consumers stop and drain the bus into the outbox, then the outbox writes or journals what it holds.
+        await base.StopAsync(cancellationToken);
+        await _outbox.StopAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _outbox.Start();
         var consumer = _service.InstanceId;
         await using var lifecycle = _bus.Subscribe(Topics.Lifecycle, ConsumerGroup, consumer);
         await using var results = _bus.Subscribe(Topics.Results, ConsumerGroup, consumer);
@@ -90,18 +95,23 @@ public sealed partial class EventStoreWriter : PipelineWorker
             await WriteAsync(subscription, deliveries, toBatch, CancellationToken.None);
         }
 
-        // Drain: everything still queued in this process is written before the store stops.
+        // Drain: everything still queued in this process is written before the store stops — including deliveries a
+        // cancelled coalescing window had already taken.
         while (true)
         {
-            using var drainTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-            try
+            if (deliveries.Count < _options.BatchSize)
             {
-                if (await subscription.ReadAsync(deliveries, _options.BatchSize, drainTimeout.Token) == 0)
+                using var drainTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                try
                 {
-                    break;
+                    await subscription.ReadAsync(deliveries, _options.BatchSize - deliveries.Count, drainTimeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
                 }
             }
-            catch (OperationCanceledException)
+
+            if (deliveries.Count == 0)
             {
                 break;
             }
@@ -143,40 +153,26 @@ public sealed partial class EventStoreWriter : PipelineWorker
         where T : class
     {
         var batch = toBatch(deliveries);
-        var attempt = 0;
-        while (true)
-        {
-            var started = _time.GetTimestamp();
-            try
-            {
-                var written = await _store.WriteAsync(batch, cancellationToken);
-                _telemetry.RecordBatch(written, _time.GetElapsedTime(started), _store.Provider);
-                Interlocked.Increment(ref _batchesWritten);
-                break;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                attempt++;
-                _telemetry.RecordWriteFailure(_store.Provider);
-                Log.WriteFailed(_logger, subscription.Topic, batch.Events.Count, attempt, ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(_options.RetryDelayMs), _time, cancellationToken);
-            }
-        }
-
-        foreach (var delivery in deliveries)
-        {
-            await subscription.AckAsync(delivery, cancellationToken);
-        }
-
-        if (typeof(T) == typeof(FrameResult))
-        {
-            foreach (var e in batch.Events)
-            {
-                _busTelemetry.RecordFrameEvent(e);
-            }
-        }
-
+        var taken = deliveries.ToArray();
         deliveries.Clear();
+        await _outbox.SubmitAsync(batch, async () =>
+        {
+            // Durable now (committed or journaled): only now may the bus forget the messages.
+            foreach (var delivery in taken)
+            {
+                await subscription.AckAsync(delivery, CancellationToken.None);
+            }
+
+            if (typeof(T) == typeof(FrameResult))
+            {
+                foreach (var e in batch.Events)
+                {
+                    _busTelemetry.RecordFrameEvent(e);
+                }
+            }
+
+            Interlocked.Increment(ref _batchesWritten);
+        }, cancellationToken);
     }
 
     private static StoreBatch ToEvents(List<BusDelivery<FrameEvent>> deliveries)
@@ -239,10 +235,4 @@ public sealed partial class EventStoreWriter : PipelineWorker
         FrameOutcome.Skipped => "skipped",
         _ => "failed",
     };
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Writing {Count} events from topic {Topic} failed (attempt {Attempt}); retrying the same batch")]
-        public static partial void WriteFailed(ILogger logger, string topic, int count, int attempt, Exception exception);
-    }
 }

@@ -15,6 +15,7 @@ public static class DetektorCli
         root.Subcommands.Add(FramesCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         return root;
     }
 }

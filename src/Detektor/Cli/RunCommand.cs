@@ -13,11 +13,6 @@ internal static class RunCommand
             Description = "Where the HTTP API listens (ASP.NET Core format, ';'-separated).",
             DefaultValueFactory = _ => RunSettings.DefaultUrls,
         };
-        var dataDir = new Option<string>("--data-dir")
-        {
-            Description = "Directory for all state (event store, models, snapshots).",
-            DefaultValueFactory = _ => "data",
-        };
         var roles = new Option<string>("--roles")
         {
             Description = "Roles of this process, comma-separated: capture, process, store, api (default: all).",
@@ -28,19 +23,12 @@ internal static class RunCommand
             Description = "A camera as NAME=URL (repeatable), e.g. --camera front=rtsp://user:pass@10.0.0.5/stream1.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var config = new Option<string[]>("--config")
-        {
-            Description = "A configuration file, JSON (.json) or YAML (.yaml, .yml), repeatable; see docs/configuration.md.",
-        };
-        var set = new Option<string[]>("--set")
-        {
-            Description = "A configuration value as KEY=VALUE (repeatable), e.g. --set Detektor:Bus:FramesCapacity=128.",
-        };
-
+        var shared = new SettingsOptions();
         var command = new Command("run", "Run Detektor. With no options: every role in one process, embedded defaults, the demo camera.")
         {
-            urls, dataDir, roles, cameras, config, set,
+            urls, roles, cameras,
         };
+        shared.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!RoleNames.TryParse(parse.GetValue(roles), out var parsedRoles, out var rolesError))
@@ -62,27 +50,17 @@ internal static class RunCommand
                 cameraList.Add((item[..eq], item[(eq + 1)..]));
             }
 
-            var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var item in parse.GetValue(set) ?? [])
+            if (!shared.TryRead(parse, new RunSettings(), out var run, out var settingsError))
             {
-                var eq = item.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                {
-                    await Console.Error.WriteLineAsync("detektor: --set: expected KEY=VALUE, e.g. --set Detektor:Bus:FramesCapacity=128.");
-                    return 2;
-                }
-
-                settings[item[..eq]] = item[(eq + 1)..];
+                await Console.Error.WriteLineAsync($"detektor: {settingsError}");
+                return 2;
             }
 
-            var run = new RunSettings
+            run = run with
             {
                 Urls = parse.GetValue(urls) ?? RunSettings.DefaultUrls,
-                DataDir = parse.GetValue(dataDir) ?? "data",
                 Roles = parsedRoles,
                 Cameras = cameraList,
-                ConfigFiles = parse.GetValue(config) ?? [],
-                Settings = settings,
             };
             return await RunAsync(run, cancellationToken);
         });
@@ -127,8 +105,15 @@ internal static class RunCommand
                 await Console.Error.WriteLineAsync($"detektor: cannot listen on {settings.Urls}: {ex.Message}");
                 return 2;
             }
+            catch (Exception ex) when (DbCommand.IsStoreError(ex))
+            {
+                await Console.Error.WriteLineAsync($"detektor: event store: {Core.Security.SecretMasker.MaskSecrets(ex.Message)}");
+                return 2;
+            }
 
-            await Console.Out.WriteLineAsync($"Detektor is running at {string.Join(", ", app.Urls)} (data in {Path.GetFullPath(settings.DataDir)}). Press Ctrl+C to stop.");
+            var store = app.Services.GetService<Storage.Abstractions.IEventStore>();
+            var events = store is null ? string.Empty : $", events in {store.Provider} at {store.Info.Location}";
+            await Console.Out.WriteLineAsync($"Detektor is running at {string.Join(", ", app.Urls)} (data in {Path.GetFullPath(settings.DataDir)}{events}). Press Ctrl+C to stop.");
             await app.WaitForShutdownAsync(cancellationToken);
         }
 

@@ -27,13 +27,7 @@ public static class DetektorApp
             ApplicationName = "detektor",
         });
 
-        foreach (var file in settings.ConfigFiles)
-        {
-            AddConfigFile(builder.Configuration, file);
-        }
-
-        builder.Configuration.AddEnvironmentVariables();
-        builder.Configuration.AddInMemoryCollection(CommandLineSettings(settings));
+        AddConfiguration(builder.Configuration, settings);
         builder.WebHost.UseUrls(settings.Urls);
 
         var roles = settings.Roles;
@@ -89,6 +83,18 @@ public static class DetektorApp
         }
 
         return app;
+    }
+
+    /// <summary>Layers <c>--config</c> files, environment variables and command-line settings (used by every command).</summary>
+    public static void AddConfiguration(IConfigurationBuilder configuration, RunSettings settings)
+    {
+        foreach (var file in settings.ConfigFiles)
+        {
+            AddConfigFile(configuration, file);
+        }
+
+        configuration.AddEnvironmentVariables();
+        configuration.AddInMemoryCollection(CommandLineSettings(settings));
     }
 
     /// <summary>Adds a <c>--config</c> file: JSON (<c>.json</c>) or YAML (<c>.yaml</c>, <c>.yml</c>).</summary>

@@ -1,0 +1,1 @@
+[assembly: AssemblyFixture(typeof(Detektor.Testing.PostgresFixture))]
