@@ -2,6 +2,7 @@ using Detektor.Api.Cameras;
 using Detektor.Api.Echo;
 using Detektor.Api.Frames;
 using Detektor.Api.Http;
+using Detektor.Api.Pipeline;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +24,8 @@ public static class ApiExtensions
     {
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapFrames();
+        app.MapFrameLeases();
+        app.MapBus();
         app.MapCameras();
         app.MapEcho();
         return app;

@@ -43,6 +43,14 @@ public sealed class BusOptions
     public int ClaimIdleMs { get; set; } = 30_000;
 
     /// <summary>
+    /// Consumer group of the frame processors, also used by HTTP processors (<c>GET /api/v1/frames/dequeue</c>). Keep it
+    /// equal to <c>Detektor:Processing:ConsumerGroup</c>. Default <c>processors</c>.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
+    public string ProcessorGroup { get; set; } = "processors";
+
+    /// <summary>
     /// Capability routes: camera id → the capability its frames need (e.g. <c>front: faces</c>). A routed camera's frames
     /// go to the topic <c>frames.{capability}</c>, read only by processors that announce that capability. Cameras without
     /// a route use <c>frames</c>. Routing needs the Redis transport; in one process every frame goes to the local chain.

@@ -1,6 +1,7 @@
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.InProcess;
+using Detektor.Bus.Leases;
 using Detektor.Bus.Lifecycle;
 using Detektor.Bus.Redis;
 using Detektor.Bus.Registry;
@@ -82,6 +83,7 @@ public static class BusServiceCollectionExtensions
         builder.Services.TryAddSingleton<ILifecycleRecorder, BusLifecycleRecorder>();
         builder.Services.TryAddSingleton<BackpressureGate>();
         builder.Services.TryAddSingleton<IBackpressureGate>(sp => sp.GetRequiredService<BackpressureGate>());
+        builder.Services.TryAddSingleton<FrameLeaseService>();
         var health = builder.Services.AddHealthChecks();
         foreach (var topic in new[] { Topics.Frames.Name, Topics.Results.Name, Topics.Lifecycle.Name })
         {

@@ -1,4 +1,5 @@
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Detektor.Bus.Lifecycle;
 using Detektor.Capture.Cameras;
 using Detektor.Capture.Telemetry;
@@ -62,7 +63,8 @@ public sealed class CaptureService : BackgroundService
             Get<CaptureTelemetry>(),
             Get<ServiceIdentity>(),
             _time,
-            logger).RunAsync(stoppingToken));
+            logger,
+            _services.GetService(typeof(IBackpressureGate)) as IBackpressureGate).RunAsync(stoppingToken));
         return Task.WhenAll(workers);
     }
 

@@ -4,7 +4,7 @@ namespace Detektor.Bus.Redis;
 /// The Lua scripts that make the multi-key steps of the Redis bus atomic. Their text is part of the wire contract
 /// (docs/bus.md): a producer in another language publishes frames with <see cref="PublishFrame"/>.
 /// </summary>
-internal static class RedisScripts
+public static class RedisScripts
 {
     /// <summary>Shared helpers: compare two stream ids "ms-seq".</summary>
     private const string Compare = """

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Detektor.Bus.Lifecycle;
 using Detektor.Capture.Ffmpeg;
 using Detektor.Capture.Telemetry;
@@ -33,6 +34,7 @@ public sealed partial class CameraWorker
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Random _random = new();
+    private readonly IBackpressureGate? _gate;
     private long _sequence;
 
     public CameraWorker(
@@ -45,8 +47,10 @@ public sealed partial class CameraWorker
         CaptureTelemetry telemetry,
         ServiceIdentity service,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        IBackpressureGate? gate = null)
     {
+        _gate = gate;
         _status = status;
         _options = options;
         _bus = bus;
@@ -189,6 +193,14 @@ public sealed partial class CameraWorker
         };
         _status.RecordFrame(captureTime);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
+        if (_gate is not null && !_gate.TryAdmit(Camera.Name))
+        {
+            // The bus is filling up: lower the rate at the source (recorded as skipped, reason backpressure).
+            buffer.Release();
+            await _gate.RecordSkippedAsync(metadata, root, CancellationToken.None);
+            return;
+        }
+
         var message = new FrameMessage(metadata, buffer);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Queued, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root), CancellationToken.None);
         try

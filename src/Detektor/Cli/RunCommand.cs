@@ -20,8 +20,12 @@ internal static class RunCommand
         };
         var roles = new Option<string>("--roles")
         {
-            Description = "Roles of this process, comma-separated: capture, process, store, api (default: all).",
+            Description = "Roles of this process, comma-separated: capture, process, store, api (default: all). A subset needs --redis.",
             DefaultValueFactory = _ => "all",
+        };
+        var redis = new Option<string>("--redis")
+        {
+            Description = "Use Redis Streams as the bus, e.g. --redis 10.0.0.7:6379 (StackExchange.Redis syntax; sets Detektor:Bus:Transport=redis).",
         };
         var cameras = new Option<string[]>("--camera")
         {
@@ -39,7 +43,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Run Detektor. With no options: every role in one process, embedded defaults, the demo camera.")
         {
-            urls, dataDir, roles, cameras, config, set,
+            urls, dataDir, roles, redis, cameras, config, set,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -80,6 +84,7 @@ internal static class RunCommand
                 Urls = parse.GetValue(urls) ?? RunSettings.DefaultUrls,
                 DataDir = parse.GetValue(dataDir) ?? "data",
                 Roles = parsedRoles,
+                Redis = parse.GetValue(redis),
                 Cameras = cameraList,
                 ConfigFiles = parse.GetValue(config) ?? [],
                 Settings = settings,
