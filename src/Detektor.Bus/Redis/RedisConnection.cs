@@ -70,7 +70,7 @@ public sealed class RedisConnection : IAsyncDisposable
         config.ClientName = clientName;
         config.Protocol = RedisProtocol.Resp2;
         config.BacklogPolicy = BacklogPolicy.FailFast;
-        config.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
+        config.ReconnectRetryPolicy = new ExponentialRetry(200, 2000);
         var mux = await ConnectionMultiplexer.ConnectAsync(config);
         mux.ConnectionRestored += (_, _) => Restored?.Invoke();
         return mux;

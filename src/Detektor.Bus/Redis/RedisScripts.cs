@@ -88,7 +88,7 @@ public static class RedisScripts
     /// Reclaims deliveries idle longer than the claim time (<c>XAUTOCLAIM</c>) and reads their delivery counts. A frame
     /// trimmed while its consumer held it (the consumer is gone, or it would not be idle) moves from the orphans hash to
     /// the trim journal. KEYS: stream, orphans, journal. ARGV: group, consumer, min idle ms, start id, count.
-    /// Returns { next start id, claimed entries, their delivery counts, orphans journaled }.
+    /// Returns { next start id, claimed entries, their delivery counts, orphans journaled, entries found deleted }.
     /// </summary>
     public const string Reclaim = """
         local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
@@ -112,7 +112,7 @@ public static class RedisScripts
             orphaned = orphaned + 1
           end
         end
-        return {r[1], claimed, counts, orphaned}
+        return {r[1], claimed, counts, orphaned, #(r[3] or {})}
         """;
 
     /// <summary>

@@ -290,6 +290,13 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
         _claimCursors[stream] = (string)reply[0]!;
         var claimed = (RedisResult[])reply[1]!;
         var counts = (RedisResult[])reply[2]!;
+        var deleted = (long)reply[4];
+        if (deleted > (long)reply[3])
+        {
+            // Pending entries gone from the stream: for frames the trim journal accounts for them; anything else is a loss.
+            Log.DeletedWhilePending(_bus.Logger, deleted - (long)reply[3], Keys.Stream(stream), Group);
+        }
+
         if (claimed.Length > 0)
         {
             _bus.Telemetry.RecordReclaimed(stream, claimed.Length);
@@ -405,6 +412,9 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
     {
         [LoggerMessage(EventId = 4111, Level = LogLevel.Warning, Message = "Redis bus: entry {Id} of {Stream} cannot be read ({Error}); dead-lettered")]
         public static partial void Malformed(ILogger logger, string id, string stream, string error);
+
+        [LoggerMessage(EventId = 4113, Level = LogLevel.Error, Message = "Redis bus: {Count} pending entries of {Stream} (group {Group}) were deleted before they were acknowledged")]
+        public static partial void DeletedWhilePending(ILogger logger, long count, string stream, string group);
 
         [LoggerMessage(EventId = 4112, Level = LogLevel.Warning, Message = "Redis bus: entry {Id} of {Stream} dead-lettered after {Attempts} deliveries: {Reason}")]
         public static partial void DeadLettered(ILogger logger, string id, string stream, int attempts, string reason);

@@ -60,6 +60,11 @@ public static class DetektorApp
         {
             builder.AddFrameProcessing();
             builder.AddFrameProcessor<SampleProcessor>();
+            if (builder.Configuration.GetValue<int>(SimulatedWorkProcessor.ConfigurationKey) is > 0 and var workMs)
+            {
+                builder.Services.AddSingleton(sp => new SimulatedWorkProcessor(TimeSpan.FromMilliseconds(workMs), sp.GetRequiredService<TimeProvider>()));
+                builder.AddFrameProcessor<SimulatedWorkProcessor>();
+            }
         }
 
         if (roles.HasFlag(Roles.Capture))
