@@ -165,8 +165,9 @@ public sealed class FrameLeaseService : IAsyncDisposable
                 CancellationToken.None);
             if (result.Detections.Count > 0)
             {
+                // A microsecond later: stores order a journey by time, and detected follows processing_completed.
                 await _recorder.RecordAsync(
-                    FrameEvent.Create(FrameEventType.Detected, metadata, processor, service, now, span,
+                    FrameEvent.Create(FrameEventType.Detected, metadata, processor, service, now.AddMicroseconds(1), span,
                         data: string.Create(CultureInfo.InvariantCulture, $"{{\"count\":{result.Detections.Count}}}")),
                     CancellationToken.None);
             }
