@@ -311,7 +311,7 @@ public sealed partial class RedisFrameBus
     /// A UUIDv7-shaped id that is the same for the same trimmed entry, so a journal entry accounted twice (a process
     /// crashed between publishing the event and acknowledging the entry) is stored once.
     /// </summary>
-    internal static Guid StableEventId(long unixMs, string key)
+    public static Guid StableEventId(long unixMs, string key)
     {
         var h1 = Fnv(key, 0xcbf29ce484222325UL);
         var h2 = Fnv(key, 0x84222325cbf29ce4UL);

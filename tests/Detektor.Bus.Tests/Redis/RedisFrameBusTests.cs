@@ -239,7 +239,7 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
         Assert.Equal(BusDropReasons.NoProcessor, unroutable.Reason);
 
         await host.Registry.RegisterAsync(
-            new Registry.ProcessorRegistration("face-1", "detektor-process", "bus", ["faces"], 2, "processors"), TestContext.Current.CancellationToken);
+            new Detektor.Bus.Registry.ProcessorRegistration("face-1", "detektor-process", "bus", ["faces"], 2, "processors"), TestContext.Current.CancellationToken);
         await Eventually.WaitAsync(
             async () =>
             {
