@@ -45,9 +45,13 @@ public static class BusFields
 
     public static RedisValue Get(NameValueEntry[] fields, string name)
     {
+        // Field names arrive as bytes: compare bytes with bytes, no string per comparison.
+        Span<byte> utf8 = stackalloc byte[64];
+        var length = System.Text.Encoding.UTF8.GetBytes(name, utf8);
         foreach (var field in fields)
         {
-            if (field.Name == name)
+            var fieldName = field.Name;
+            if (fieldName.Length() == length && ((ReadOnlyMemory<byte>)fieldName).Span.SequenceEqual(utf8[..length]))
             {
                 return field.Value;
             }
