@@ -4,6 +4,7 @@ using Detektor.Api.Frames;
 using Detektor.Api.Http;
 using Detektor.Api.Inference;
 using Detektor.Api.Stats;
+using Detektor.Api.Pipeline;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +27,8 @@ public static class ApiExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapFrames();
         app.MapStats();
+        app.MapFrameLeases();
+        app.MapBus();
         app.MapCameras();
         app.MapInference();
         app.MapEcho();

@@ -1,18 +1,29 @@
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Detektor.Bus;
 
 /// <summary>
-/// <c>queue:{topic}</c>: healthy below 80 % of the bound; degraded from 80 %; for durable topics unhealthy from 95 %
-/// (the store is falling behind and publishers are about to wait). A full perishable queue is only degraded: it drops the
-/// oldest frames, counted, and the pipeline goes on.
+/// <c>queue:{topic}</c>: healthy below the warn watermark (default 80 % of the bound); degraded from it; for durable
+/// topics unhealthy from the high watermark (default 95 %: the store is falling behind and publishers are about to
+/// wait). A full perishable queue is only degraded: the breaker lowers the capture rate and what still overflows is
+/// dropped oldest-first, counted, and the pipeline goes on. When the transport cannot be read the check is degraded
+/// (the <c>redis</c> check says why).
 /// </summary>
-public sealed class BusHealthCheck(IFrameBus bus, string topic) : IHealthCheck
+public sealed class BusHealthCheck(IFrameBus bus, string topic, BackpressureOptions? watermarks = null) : IHealthCheck
 {
+    private readonly BackpressureOptions _watermarks = watermarks ?? new BackpressureOptions();
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var snapshot = bus.GetSnapshot().Topics.FirstOrDefault(t => string.Equals(t.Name, topic, StringComparison.Ordinal));
+        var all = bus.GetSnapshot();
+        var snapshot = all.Topics.FirstOrDefault(t => string.Equals(t.Name, topic, StringComparison.Ordinal));
+        if (!all.Available)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded("the bus transport cannot be read now"));
+        }
+
         if (snapshot is null || snapshot.Capacity <= 0)
         {
             return Task.FromResult(HealthCheckResult.Healthy("no messages yet"));
@@ -23,13 +34,14 @@ public sealed class BusHealthCheck(IFrameBus bus, string topic) : IHealthCheck
         {
             ["depth"] = snapshot.Depth,
             ["capacity"] = snapshot.Capacity,
+            ["pending"] = snapshot.InFlight,
             ["dropped"] = snapshot.DroppedByReason.Values.Sum(),
         };
         var description = $"{snapshot.Depth}/{snapshot.Capacity} queued";
         var result = fill switch
         {
-            >= 0.95 when snapshot.Durability == TopicDurability.Durable => HealthCheckResult.Unhealthy(description, data: data),
-            >= 0.8 => HealthCheckResult.Degraded(description, data: data),
+            _ when fill >= _watermarks.HighWatermark && snapshot.Durability == TopicDurability.Durable => HealthCheckResult.Unhealthy(description, data: data),
+            _ when fill >= _watermarks.WarnWatermark => HealthCheckResult.Degraded(description, data: data),
             _ => HealthCheckResult.Healthy(description, data: data),
         };
         return Task.FromResult(result);

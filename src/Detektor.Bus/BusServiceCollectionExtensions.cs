@@ -1,34 +1,154 @@
-using Detektor.Core.Configuration;
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Detektor.Bus.InProcess;
+using Detektor.Bus.Leases;
 using Detektor.Bus.Lifecycle;
+using Detektor.Bus.Redis;
+using Detektor.Bus.Registry;
+using Detektor.Bus.Routing;
 using Detektor.Bus.Telemetry;
+using Detektor.Core.Buffers;
+using Detektor.Core.Configuration;
 using Detektor.Core.Health;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Detektor.Bus;
 
 public static class BusServiceCollectionExtensions
 {
-    /// <summary>Registers the in-process bus, its options (validated at start), telemetry and the lifecycle recorder.</summary>
+    /// <summary>The bus named by <c>Detektor:Bus:Transport</c>: <see cref="AddRedisBus"/> for <c>redis</c>, else <see cref="AddInProcessBus"/>.</summary>
+    public static IHostApplicationBuilder AddFrameBus(this IHostApplicationBuilder builder) =>
+        IsRedis(builder.Configuration) ? builder.AddRedisBus() : builder.AddInProcessBus();
+
+    /// <summary>True when configuration asks for the Redis transport.</summary>
+    public static bool IsRedis(IConfiguration configuration) =>
+        string.Equals(configuration[$"{BusOptions.SectionName}:{nameof(BusOptions.Transport)}"], BusOptions.RedisTransport, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Registers the in-process bus, its options (validated at start), telemetry, lifecycle recorder, registry and breaker.</summary>
     public static IHostApplicationBuilder AddInProcessBus(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<BusOptions>().BindConfiguration(BusOptions.SectionName).ValidateKeyed(BusOptions.SectionName);
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<BusTelemetry>();
+        builder.AddBusCommon();
         builder.Services.TryAddSingleton<InProcessFrameBus>();
         builder.Services.TryAddSingleton<IFrameBus>(sp => sp.GetRequiredService<InProcessFrameBus>());
+        builder.Services.TryAddSingleton<IProcessorRegistry, InProcessProcessorRegistry>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the Redis Streams bus (<c>Detektor:Bus:Redis</c>), its registry and the <c>redis</c> readiness check.
+    /// Nothing connects at registration: Redis may come up after the process.
+    /// </summary>
+    public static IHostApplicationBuilder AddRedisBus(this IHostApplicationBuilder builder)
+    {
+        builder.AddBusCommon();
+        var section = builder.Configuration.GetSection(RedisBusOptions.SectionName);
+        builder.Services.AddOptions<RedisBusOptions>()
+            .BindConfiguration(RedisBusOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                // Detektor:Bus:Redis=host:port (the section's own value) is the short form of ...:Configuration.
+                if (!string.IsNullOrWhiteSpace(section.Value) && section[nameof(RedisBusOptions.Configuration)] is null)
+                {
+                    o.Configuration = section.Value;
+                }
+            })
+            .ValidateKeyed(RedisBusOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisBusOptions>, RedisBusOptionsValidator>());
+        builder.Services.TryAddSingleton<RedisConnection>();
+        builder.Services.TryAddSingleton<RedisFrameBus>();
+        builder.Services.TryAddSingleton<IFrameBus>(sp => sp.GetRequiredService<RedisFrameBus>());
+        builder.Services.TryAddSingleton<IProcessorRegistry, RedisProcessorRegistry>();
+        builder.Services.AddHostedService<RedisBusStarter>();
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "redis", sp => new RedisHealthCheck(sp.GetRequiredService<RedisConnection>()), failureStatus: null, tags: [HealthTags.Ready]));
+        return builder;
+    }
+
+    private static void AddBusCommon(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<BusOptions>().BindConfiguration(BusOptions.SectionName).ValidateKeyed(BusOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BusOptions>, BusOptionsValidator>());
+        builder.Services.AddOptions<BackpressureOptions>().BindConfiguration(BackpressureOptions.SectionName).ValidateKeyed(BackpressureOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackpressureOptions>, BackpressureOptionsValidator>());
+        builder.Services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.SectionName).ValidateKeyed(RegistryOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(_ => new FrameBufferPool());
+        builder.Services.TryAddSingleton<BusTelemetry>();
+        builder.Services.TryAddSingleton<FrameRouter>();
         builder.Services.TryAddSingleton<ILifecycleRecorder, BusLifecycleRecorder>();
+        builder.Services.TryAddSingleton<BackpressureGate>();
+        builder.Services.TryAddSingleton<IBackpressureGate>(sp => sp.GetRequiredService<BackpressureGate>());
+        builder.Services.TryAddSingleton<FrameLeaseService>();
         var health = builder.Services.AddHealthChecks();
         foreach (var topic in new[] { Topics.Frames.Name, Topics.Results.Name, Topics.Lifecycle.Name })
         {
             health.Add(new HealthCheckRegistration(
-                $"queue:{topic}", sp => new BusHealthCheck(sp.GetRequiredService<IFrameBus>(), topic), failureStatus: null, tags: [HealthTags.Ready]));
+                $"queue:{topic}",
+                sp => new BusHealthCheck(sp.GetRequiredService<IFrameBus>(), topic, sp.GetRequiredService<IOptions<BackpressureOptions>>().Value),
+                failureStatus: null,
+                tags: [HealthTags.Ready]));
+        }
+    }
+
+    /// <summary>Starts the Redis bus's monitor with the host (snapshot, trim accounting), before any message flows.</summary>
+    private sealed class RedisBusStarter(RedisFrameBus bus) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = bus.GetSnapshot();
+            return Task.CompletedTask;
         }
 
-        return builder;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+/// <summary>Checks what attributes cannot: routes name valid cameras and capabilities.</summary>
+public sealed class BusOptionsValidator : IValidateOptions<BusOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BusOptions options)
+    {
+        var failures = new List<string>();
+        foreach (var (camera, capability) in options.Routes)
+        {
+            if (!Core.Frames.CameraId.IsValid(camera))
+            {
+                failures.Add($"{BusOptions.SectionName}:Routes:{camera}: '{camera}' is not a camera id ({Core.Frames.CameraId.Rule}).");
+            }
+
+            if (!Topics.IsCapabilityName(capability))
+            {
+                failures.Add($"{BusOptions.SectionName}:Routes:{camera}: '{capability}' is not a capability name ({Topics.CapabilityRule}).");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+/// <summary>The connection string must parse, and JPEG needs rgb24 frames (always true for capture today).</summary>
+public sealed class RedisBusOptionsValidator : IValidateOptions<RedisBusOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisBusOptions options)
+    {
+        try
+        {
+            var parsed = StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration ?? string.Empty);
+            if (parsed.EndPoints.Count == 0)
+            {
+                return ValidateOptionsResult.Fail($"{RedisBusOptions.SectionName}:Configuration: names no endpoint; expected HOST:PORT, e.g. 127.0.0.1:6379.");
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            return ValidateOptionsResult.Fail($"{RedisBusOptions.SectionName}:Configuration: cannot be parsed ({Core.Security.SecretMasker.MaskSecrets(ex.Message)}); expected HOST:PORT[,option=value...].");
+        }
+
+        return ValidateOptionsResult.Success;
     }
 }

@@ -1,4 +1,5 @@
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Detektor.Bus.Lifecycle;
 using Detektor.Capture.Cameras;
 using Detektor.Capture.Demo;
@@ -114,7 +115,8 @@ public sealed class CaptureService : BackgroundService
             _services.GetRequiredService<CaptureTelemetry>(),
             _services.GetRequiredService<ServiceIdentity>(),
             _time,
-            _logger);
+            _logger,
+            _services.GetService<IBackpressureGate>());
         while (!stoppingToken.IsCancellationRequested)
         {
             try

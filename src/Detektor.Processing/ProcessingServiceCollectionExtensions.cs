@@ -1,5 +1,7 @@
+using Detektor.Bus.Routing;
 using Detektor.Core.Configuration;
 using Detektor.Processing.Pipeline;
+using Detektor.Processing.Registration;
 using Detektor.Processing.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,6 +19,8 @@ public static class ProcessingServiceCollectionExtensions
         builder.Services.TryAddSingleton<ProcessingTelemetry>();
         builder.Services.TryAddSingleton<FrameProcessingWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FrameProcessingWorker>());
+        builder.Services.TryAddSingleton<ILocalCapabilities, ProcessorCapabilities>();
+        builder.Services.AddHostedService<ProcessorRegistrationService>();
         return builder;
     }
 

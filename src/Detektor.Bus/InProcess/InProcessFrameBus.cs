@@ -6,6 +6,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Lifecycle;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
+using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Microsoft.Extensions.Options;
 
@@ -14,12 +15,14 @@ namespace Detektor.Bus.InProcess;
 /// <summary>
 /// The embedded bus: one bounded <see cref="Channel{T}"/> per topic, shared by the consumers of one group (competing
 /// consumers). Perishable topics evict their oldest message when full (recorded as <c>dropped</c>, reason
-/// <c>queue_full</c>); durable topics make publishers wait. Nacked messages are redelivered up to
-/// <see cref="BusOptions.MaxDeliveries"/> times, then dead-lettered.
+/// <c>queue_full</c>); durable topics make publishers wait. Deliveries are tracked until acknowledged: one left idle
+/// longer than <see cref="BusOptions.ClaimIdleMs"/> is handed to the next reader (as Redis' <c>XAUTOCLAIM</c> does), and
+/// nacked or reclaimed messages are redelivered up to <see cref="BusOptions.MaxDeliveries"/> times, then dead-lettered.
 /// </summary>
 public sealed class InProcessFrameBus : IFrameBus
 {
     private readonly ConcurrentDictionary<string, ITopicState> _topics = new(StringComparer.Ordinal);
+    private readonly OutcomeCounts _outcomes = new();
     private readonly BusOptions _options;
     private readonly BusTelemetry _telemetry;
     private readonly ServiceIdentity _service;
@@ -32,6 +35,7 @@ public sealed class InProcessFrameBus : IFrameBus
         _service = service;
         _time = time;
         telemetry.ObserveQueues(ObserveDepth, ObserveCapacity);
+        telemetry.ObserveGroups(() => BusTelemetry.GroupMeasurements(GetSnapshot()));
     }
 
     public bool SurvivesRestart => false;
@@ -40,6 +44,11 @@ public sealed class InProcessFrameBus : IFrameBus
         where T : class
     {
         ArgumentNullException.ThrowIfNull(message);
+        if (message is FrameEvent frameEvent)
+        {
+            _outcomes.Count(frameEvent);
+        }
+
         return GetTopic(topic).PublishAsync(message, cancellationToken);
     }
 
@@ -61,7 +70,40 @@ public sealed class InProcessFrameBus : IFrameBus
         }
 
         topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return new BusSnapshot("inprocess", topics);
+        return new BusSnapshot(BusOptions.InProcessTransport, topics)
+        {
+            TakenAt = _time.GetUtcNow(),
+            Drops = _outcomes.Drops(),
+            Skips = _outcomes.Skips(),
+        };
+    }
+
+    public ValueTask<BusSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(GetSnapshot());
+
+    public ValueTask<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var all = new List<DeadLetter>();
+        foreach (var state in _topics.Values)
+        {
+            state.AddDeadLetters(all);
+        }
+
+        all.Sort(static (a, b) => b.DeadLetteredAt.CompareTo(a.DeadLetteredAt) is var c && c != 0 ? c : string.CompareOrdinal(b.Id, a.Id));
+        IReadOnlyList<DeadLetter> page = all.Count > limit ? all.GetRange(0, limit) : all;
+        return ValueTask.FromResult(page);
+    }
+
+    public async ValueTask<bool> ReplayDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        var colon = id.LastIndexOf(':');
+        if (colon <= 0 || !_topics.TryGetValue(id[..colon], out var state))
+        {
+            return false;
+        }
+
+        return await state.ReplayAsync(id, cancellationToken);
     }
 
     /// <summary>Completes every topic: consumers drain what is queued, then their reads return 0.</summary>
@@ -104,10 +146,15 @@ public sealed class InProcessFrameBus : IFrameBus
         }
     }
 
-    private async ValueTask RecordDropAsync(object message, string topic, string reason)
+    /// <summary>Records a frame the bus gave up on as <c>dropped</c>; <paramref name="release"/> frees its pixels too.</summary>
+    private async ValueTask RecordDropAsync(object message, string topic, string reason, bool release)
     {
         var dropped = DropAccounting.CreateDroppedEvent(message, topic, reason, _service, _time.GetUtcNow());
-        (message as FrameMessage)?.Release();
+        if (release)
+        {
+            (message as FrameMessage)?.Release();
+        }
+
         if (dropped is not null)
         {
             _telemetry.RecordFrameEvent(dropped);
@@ -128,8 +175,19 @@ public sealed class InProcessFrameBus : IFrameBus
 
         TopicSnapshot Snapshot();
 
+        void AddDeadLetters(List<DeadLetter> into);
+
+        ValueTask<bool> ReplayAsync(string id, CancellationToken cancellationToken);
+
         void Complete();
     }
+
+    /// <summary>A delivery handed out and not yet settled: whose it is and since when (for reclaiming).</summary>
+    private sealed record InFlight<T>(BusDelivery<T> Delivery, string Consumer, long DeliveredAt)
+        where T : class;
+
+    private sealed record DeadEntry<T>(string Id, BusDelivery<T> Delivery, string Group, string Reason, DateTimeOffset At)
+        where T : class;
 
     private sealed class TopicState<T> : ITopicState
         where T : class
@@ -139,13 +197,15 @@ public sealed class InProcessFrameBus : IFrameBus
         private readonly Channel<BusDelivery<T>> _channel;
         private readonly ConcurrentDictionary<string, long> _dropped = new(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, byte> _consumers = new(StringComparer.Ordinal);
-        private readonly ConcurrentQueue<(T Message, string Reason)> _deadLetters = new();
+        private readonly ConcurrentDictionary<string, InFlight<T>> _inFlight = new(StringComparer.Ordinal);
+        private readonly Lock _deadLock = new();
+        private readonly List<DeadEntry<T>> _deadLetters = [];
         private string? _group;
         private long _sequence;
+        private long _deadSequence;
         private long _published;
         private long _delivered;
         private long _acknowledged;
-        private long _settled;
         private long _deadLettered;
 
         public TopicState(InProcessFrameBus bus, Topic<T> topic, int capacity)
@@ -170,9 +230,13 @@ public sealed class InProcessFrameBus : IFrameBus
 
         public long Capacity { get; }
 
+        private TimeProvider Time => _bus._time;
+
+        private BusOptions Options => _bus._options;
+
         public async ValueTask PublishAsync(T message, CancellationToken cancellationToken)
         {
-            var now = _bus._time.GetUtcNow();
+            var now = Time.GetUtcNow();
             if (message is FrameMessage frame)
             {
                 frame.EnqueuedAt = now;
@@ -197,8 +261,8 @@ public sealed class InProcessFrameBus : IFrameBus
 
                     if (_channel.Reader.TryRead(out var oldest))
                     {
-                        _dropped.AddOrUpdate(Core.Lifecycle.DropReasons.QueueFull, 1, static (_, c) => c + 1);
-                        await _bus.RecordDropAsync(oldest.Message, Name, Core.Lifecycle.DropReasons.QueueFull);
+                        _dropped.AddOrUpdate(DropReasons.QueueFull, 1, static (_, c) => c + 1);
+                        await _bus.RecordDropAsync(oldest.Message, Name, DropReasons.QueueFull, release: true);
                     }
                 }
             }
@@ -226,43 +290,247 @@ public sealed class InProcessFrameBus : IFrameBus
 
         public TopicSnapshot Snapshot()
         {
-            var delivered = Interlocked.Read(ref _delivered);
-            var acked = Interlocked.Read(ref _acknowledged);
+            var depth = Depth;
+            var inFlight = _inFlight.Count;
+            var perConsumer = new Dictionary<string, (long Pending, long LastDelivery)>(StringComparer.Ordinal);
+            foreach (var name in _consumers.Keys)
+            {
+                perConsumer[name] = (0, long.MinValue);
+            }
+
+            foreach (var entry in _inFlight.Values)
+            {
+                var (pending, last) = perConsumer.GetValueOrDefault(entry.Consumer, (0, long.MinValue));
+                perConsumer[entry.Consumer] = (pending + 1, Math.Max(last, entry.DeliveredAt));
+            }
+
+            var consumers = perConsumer
+                .OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => new ConsumerSnapshot(kv.Key, kv.Value.Pending, kv.Value.LastDelivery == long.MinValue ? TimeSpan.Zero : Time.GetElapsedTime(kv.Value.LastDelivery)))
+                .ToList();
+            var lagAge = _channel.Reader.TryPeek(out var oldest) ? Time.GetUtcNow() - oldest.EnqueuedAt : TimeSpan.Zero;
+            var groups = _group is { } group
+                ? new[] { new GroupSnapshot(group, depth, inFlight, consumers) { LagAge = lagAge < TimeSpan.Zero ? TimeSpan.Zero : lagAge } }
+                : [];
             return new TopicSnapshot(
                 Name,
                 _topic.Durability,
-                Depth,
+                depth,
                 Capacity,
                 Interlocked.Read(ref _published),
-                delivered,
-                acked,
-                InFlight: Math.Max(0, delivered - Interlocked.Read(ref _settled)),
+                Interlocked.Read(ref _delivered),
+                Interlocked.Read(ref _acknowledged),
+                InFlight: inFlight,
                 DeadLetters: Interlocked.Read(ref _deadLettered),
                 DroppedByReason: new Dictionary<string, long>(_dropped, StringComparer.Ordinal),
-                Consumers: [.. _consumers.Keys.Order(StringComparer.Ordinal)]);
+                Consumers: [.. _consumers.Keys.Order(StringComparer.Ordinal)])
+            {
+                Length = depth + inFlight,
+                Groups = groups,
+            };
+        }
+
+        public void AddDeadLetters(List<DeadLetter> into)
+        {
+            lock (_deadLock)
+            {
+                foreach (var entry in _deadLetters)
+                {
+                    var frame = entry.Delivery.Message as FrameMessage;
+                    into.Add(new DeadLetter(entry.Id, Name, entry.Group, entry.Delivery.Id, entry.Reason, entry.Delivery.DeliveryCount, entry.At)
+                    {
+                        FrameId = frame?.Metadata.FrameId.ToString() ?? (entry.Delivery.Message as FrameEvent)?.FrameId.ToString()
+                            ?? (entry.Delivery.Message as FrameResult)?.Metadata.FrameId.ToString(),
+                        CameraId = frame?.Metadata.CameraId ?? (entry.Delivery.Message as FrameEvent)?.CameraId ?? (entry.Delivery.Message as FrameResult)?.Metadata.CameraId,
+                        SizeBytes = frame?.Pixels?.Length ?? 0,
+                    });
+                }
+            }
+        }
+
+        public async ValueTask<bool> ReplayAsync(string id, CancellationToken cancellationToken)
+        {
+            DeadEntry<T>? found = null;
+            lock (_deadLock)
+            {
+                var index = _deadLetters.FindIndex(e => string.Equals(e.Id, id, StringComparison.Ordinal));
+                if (index >= 0)
+                {
+                    found = _deadLetters[index];
+                    _deadLetters.RemoveAt(index);
+                }
+            }
+
+            if (found is null)
+            {
+                return false;
+            }
+
+            _bus._telemetry.RecordReplayed(Name);
+            await PublishAsync(found.Delivery.Message, cancellationToken);
+            return true;
         }
 
         public void Complete() => _channel.Writer.TryComplete();
 
+        private async ValueTask<int> ReadAsync(string consumer, List<BusDelivery<T>> into, int maxCount, CancellationToken cancellationToken)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+            var reader = _channel.Reader;
+            while (true)
+            {
+                var count = await ClaimIdleAsync(consumer, into, maxCount);
+                while (count < maxCount && reader.TryRead(out var delivery))
+                {
+                    _inFlight[delivery.Id] = new InFlight<T>(delivery, consumer, Time.GetTimestamp());
+                    into.Add(delivery);
+                    count++;
+                }
+
+                if (count > 0)
+                {
+                    Interlocked.Add(ref _delivered, count);
+                    return count;
+                }
+
+                if (NextClaimCheck() is not { } wait)
+                {
+                    if (!await reader.WaitToReadAsync(cancellationToken))
+                    {
+                        return 0;
+                    }
+
+                    continue;
+                }
+
+                // Deliveries are out: wake up in time to reclaim one that its consumer lets sit.
+                using var timer = new CancellationTokenSource(wait, Time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+                try
+                {
+                    if (!await reader.WaitToReadAsync(linked.Token))
+                    {
+                        return 0;
+                    }
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+            }
+        }
+
+        /// <summary>A delivery time old enough that the delivery can be claimed at once.</summary>
+        private long ClaimableNow() => Time.GetTimestamp() - (long)(Options.ClaimIdle.TotalSeconds * Time.TimestampFrequency) - 1;
+
+        /// <summary>How long until the oldest outstanding delivery becomes claimable; null when none is out.</summary>
+        private TimeSpan? NextClaimCheck()
+        {
+            if (_inFlight.IsEmpty)
+            {
+                return null;
+            }
+
+            var oldest = long.MaxValue;
+            foreach (var entry in _inFlight.Values)
+            {
+                oldest = Math.Min(oldest, entry.DeliveredAt);
+            }
+
+            var remaining = Options.ClaimIdle - Time.GetElapsedTime(oldest);
+            return remaining < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : remaining;
+        }
+
+        private async ValueTask<int> ClaimIdleAsync(string consumer, List<BusDelivery<T>> into, int maxCount)
+        {
+            if (_inFlight.IsEmpty)
+            {
+                return 0;
+            }
+
+            var claimed = 0;
+            List<InFlight<T>>? exhausted = null;
+            foreach (var (id, entry) in _inFlight)
+            {
+                if (claimed >= maxCount)
+                {
+                    break;
+                }
+
+                if (Time.GetElapsedTime(entry.DeliveredAt) < Options.ClaimIdle)
+                {
+                    continue;
+                }
+
+                var next = entry.Delivery.DeliveryCount + 1;
+                if (next > Options.MaxDeliveries)
+                {
+                    if (_inFlight.TryRemove(new KeyValuePair<string, InFlight<T>>(id, entry)))
+                    {
+                        (exhausted ??= []).Add(entry);
+                    }
+
+                    continue;
+                }
+
+                var again = new BusDelivery<T>(id, entry.Delivery.Message, entry.Delivery.EnqueuedAt, next);
+                if (_inFlight.TryUpdate(id, new InFlight<T>(again, consumer, Time.GetTimestamp()), entry))
+                {
+                    _bus._telemetry.RecordReclaimed(Name);
+                    into.Add(again);
+                    claimed++;
+                }
+            }
+
+            foreach (var entry in exhausted ?? [])
+            {
+                await DeadLetterAsync(entry.Delivery, "delivered without acknowledgement " + entry.Delivery.DeliveryCount.ToString(CultureInfo.InvariantCulture) + " times");
+            }
+
+            return claimed;
+        }
+
+        private async ValueTask DeadLetterAsync(BusDelivery<T> delivery, string reason)
+        {
+            Interlocked.Increment(ref _deadLettered);
+            _bus._telemetry.RecordDeadLettered(Name);
+            var id = string.Create(CultureInfo.InvariantCulture, $"{Name}:{Interlocked.Increment(ref _deadSequence)}");
+            var entry = new DeadEntry<T>(id, delivery, _group ?? string.Empty, reason, Time.GetUtcNow());
+            List<DeadEntry<T>>? evicted = null;
+            lock (_deadLock)
+            {
+                _deadLetters.Add(entry);
+                while (_deadLetters.Count > Options.DeadLetterCapacity)
+                {
+                    (evicted ??= []).Add(_deadLetters[0]);
+                    _deadLetters.RemoveAt(0);
+                }
+            }
+
+            foreach (var old in evicted ?? [])
+            {
+                (old.Delivery.Message as FrameMessage)?.Release();
+            }
+
+            if (delivery.Message is FrameMessage)
+            {
+                // Counted as dropped now; the pixels stay with the dead letter so a replay can process the frame.
+                _dropped.AddOrUpdate(DropReasons.DeadLetter, 1, static (_, c) => c + 1);
+                await _bus.RecordDropAsync(delivery.Message, Name, DropReasons.DeadLetter, release: false);
+            }
+        }
+
         private async ValueTask NackAsync(BusDelivery<T> delivery, string reason, CancellationToken cancellationToken)
         {
-            Interlocked.Increment(ref _settled);
-            if (delivery.DeliveryCount >= _bus._options.MaxDeliveries)
+            // Only the holder of this very delivery may give it back (it may have been reclaimed meanwhile).
+            if (!_inFlight.TryGetValue(delivery.Id, out var entry) || !ReferenceEquals(entry.Delivery, delivery) ||
+                !_inFlight.TryRemove(new KeyValuePair<string, InFlight<T>>(delivery.Id, entry)))
             {
-                Interlocked.Increment(ref _deadLettered);
-                _bus._telemetry.RecordDeadLettered(Name);
-                _deadLetters.Enqueue((delivery.Message, reason));
-                while (_deadLetters.Count > _bus._options.DeadLetterCapacity && _deadLetters.TryDequeue(out var old))
-                {
-                    (old.Message as FrameMessage)?.Release();
-                }
+                return;
+            }
 
-                if (delivery.Message is FrameMessage)
-                {
-                    _dropped.AddOrUpdate(Core.Lifecycle.DropReasons.DeadLetter, 1, static (_, c) => c + 1);
-                    await _bus.RecordDropAsync(delivery.Message, Name, Core.Lifecycle.DropReasons.DeadLetter);
-                }
-
+            if (delivery.DeliveryCount >= Options.MaxDeliveries)
+            {
+                await DeadLetterAsync(delivery, reason);
                 return;
             }
 
@@ -279,33 +547,16 @@ public sealed class InProcessFrameBus : IFrameBus
 
             public string Consumer => consumer;
 
-            public async ValueTask<int> ReadAsync(List<BusDelivery<T>> into, int maxCount, CancellationToken cancellationToken)
-            {
-                ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
-                var reader = state._channel.Reader;
-                var count = 0;
-                while (count == 0)
-                {
-                    while (count < maxCount && reader.TryRead(out var delivery))
-                    {
-                        into.Add(delivery);
-                        count++;
-                    }
-
-                    if (count > 0 || !await reader.WaitToReadAsync(cancellationToken))
-                    {
-                        break;
-                    }
-                }
-
-                Interlocked.Add(ref state._delivered, count);
-                return count;
-            }
+            public ValueTask<int> ReadAsync(List<BusDelivery<T>> into, int maxCount, CancellationToken cancellationToken) =>
+                state.ReadAsync(consumer, into, maxCount, cancellationToken);
 
             public ValueTask AckAsync(BusDelivery<T> delivery, CancellationToken cancellationToken = default)
             {
-                Interlocked.Increment(ref state._acknowledged);
-                Interlocked.Increment(ref state._settled);
+                if (state._inFlight.TryRemove(delivery.Id, out _))
+                {
+                    Interlocked.Increment(ref state._acknowledged);
+                }
+
                 return ValueTask.CompletedTask;
             }
 
@@ -314,6 +565,15 @@ public sealed class InProcessFrameBus : IFrameBus
 
             public ValueTask DisposeAsync()
             {
+                // Hand over what this consumer still holds: claimable by the next reader right away.
+                foreach (var (id, entry) in state._inFlight)
+                {
+                    if (string.Equals(entry.Consumer, consumer, StringComparison.Ordinal))
+                    {
+                        state._inFlight.TryUpdate(id, entry with { DeliveredAt = state.ClaimableNow() }, entry);
+                    }
+                }
+
                 state._consumers.TryRemove(consumer, out _);
                 return ValueTask.CompletedTask;
             }

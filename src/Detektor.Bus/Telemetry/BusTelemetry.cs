@@ -23,6 +23,11 @@ public sealed class BusTelemetry : IDisposable
     private readonly Histogram<double> _stageDuration;
     private readonly Counter<long> _published;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _reclaimed;
+    private readonly Counter<long> _replayed;
+    private readonly Counter<long> _trimmed;
+    private readonly Counter<long> _transportErrors;
+    private readonly Counter<long> _breakerTransitions;
 
     public BusTelemetry(IMeterFactory meterFactory)
     {
@@ -40,6 +45,13 @@ public sealed class BusTelemetry : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _published = _meter.CreateCounter<long>("detektor.bus.messages.published", "{message}", "Messages published, by topic.");
         _deadLettered = _meter.CreateCounter<long>("detektor.bus.messages.dead_lettered", "{message}", "Messages moved to dead letters, by topic.");
+        _reclaimed = _meter.CreateCounter<long>(
+            "detektor.bus.messages.reclaimed", "{message}", "Deliveries left unacknowledged past the claim idle time and handed to another consumer, by topic.");
+        _replayed = _meter.CreateCounter<long>("detektor.bus.messages.replayed", "{message}", "Dead letters published again, by topic.");
+        _trimmed = _meter.CreateCounter<long>(
+            "detektor.bus.messages.trimmed", "{message}", "Frames trimmed from a Redis stream before a consumer group got them (each also counted as dropped), by topic.");
+        _transportErrors = _meter.CreateCounter<long>("detektor.bus.transport.errors", "{error}", "Failed calls to the bus transport (Redis), by operation; they are retried.");
+        _breakerTransitions = _meter.CreateCounter<long>("detektor.bus.breaker.transitions", "{transition}", "Backpressure breaker state changes, by the state entered.");
     }
 
     /// <summary>Bucket bounds in seconds, from 100 µs to 10 s.</summary>
@@ -107,7 +119,81 @@ public sealed class BusTelemetry : IDisposable
         _meter.CreateObservableGauge("detektor.bus.queue.capacity", capacity, "{message}", "Bound of a topic's queue.");
     }
 
+    public void RecordReclaimed(string topic, long count = 1) => _reclaimed.Add(count, new KeyValuePair<string, object?>(SemanticAttributes.QueueName, topic));
+
+    public void RecordReplayed(string topic) => _replayed.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.QueueName, topic));
+
+    public void RecordTrimmed(string topic, long count) => _trimmed.Add(count, new KeyValuePair<string, object?>(SemanticAttributes.QueueName, topic));
+
+    public void RecordTransportError(string operation) => _transportErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    public void RecordBreakerTransition(string state) => _breakerTransitions.Add(1, new KeyValuePair<string, object?>("state", state));
+
+    /// <summary>Observes per-group lag, pending and lag age from a snapshot (called at collection time only).</summary>
+    public void ObserveGroups(Func<IEnumerable<GroupMeasurement>> groups)
+    {
+        _meter.CreateObservableGauge(
+            "detektor.bus.consumer.lag",
+            () => Measure(groups(), static g => g.Lag),
+            "{message}",
+            "Messages a consumer group has not been handed yet, by topic and group.");
+        _meter.CreateObservableGauge(
+            "detektor.bus.consumer.pending",
+            () => Measure(groups(), static g => g.Pending),
+            "{message}",
+            "Messages handed to a group's consumers and not yet acknowledged, by topic and group.");
+        _meter.CreateObservableGauge(
+            "detektor.bus.consumer.lag_age",
+            () => MeasureAge(groups()),
+            "s",
+            "Age of the oldest message a consumer group has not been handed yet, by topic and group.");
+    }
+
+    /// <summary>Observes the backpressure breaker: 1 open, 0 closed, and the fill it watches.</summary>
+    public void ObserveBreaker(Func<int> open, Func<double> fill)
+    {
+        _meter.CreateObservableGauge("detektor.bus.breaker.open", open, "{breaker}", "1 while the backpressure breaker is open (capture lowers its rate), else 0.");
+        _meter.CreateObservableGauge("detektor.bus.breaker.fill", fill, "1", "Fill of the frames queues the breaker watches (depth / capacity, 0–1).");
+    }
+
+    /// <summary>The per-group numbers of a snapshot, as gauge inputs.</summary>
+    public static IEnumerable<GroupMeasurement> GroupMeasurements(Abstractions.BusSnapshot snapshot)
+    {
+        foreach (var topic in snapshot.Topics)
+        {
+            foreach (var group in topic.Groups)
+            {
+                yield return new GroupMeasurement(topic.Name, group.Name, group.Lag, group.Pending, group.LagAge);
+            }
+        }
+    }
+
     public void Dispose() => _meter.Dispose();
+
+    private static IEnumerable<Measurement<long>> Measure(IEnumerable<GroupMeasurement> groups, Func<GroupMeasurement, long> value)
+    {
+        foreach (var g in groups)
+        {
+            yield return new Measurement<long>(value(g), Tags(g));
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> MeasureAge(IEnumerable<GroupMeasurement> groups)
+    {
+        foreach (var g in groups)
+        {
+            yield return new Measurement<double>(g.LagAge.TotalSeconds, Tags(g));
+        }
+    }
+
+    private static TagList Tags(GroupMeasurement g) => new()
+    {
+        { SemanticAttributes.QueueName, g.Topic },
+        { "messaging.consumer.group.name", g.Group },
+    };
 
     private static string StageLabel(FrameEvent e) => e.Type == FrameEventType.Dequeued ? "queue" : e.Stage;
 }
+
+/// <summary>One consumer group's gauges.</summary>
+public readonly record struct GroupMeasurement(string Topic, string Group, long Lag, long Pending, TimeSpan LagAge);

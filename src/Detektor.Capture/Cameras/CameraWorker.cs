@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Detektor.Bus.Abstractions;
+using Detektor.Bus.Backpressure;
 using Detektor.Bus.Lifecycle;
 using Detektor.Capture.Ffmpeg;
 using Detektor.Capture.Motion;
@@ -46,6 +47,7 @@ public sealed class CameraWorker
     private readonly ILogger _logger;
     private readonly MotionDetector? _motion;
     private readonly Random _random = new();
+    private readonly IBackpressureGate? _gate;
     private long _sequence;
 
     public CameraWorker(
@@ -58,8 +60,10 @@ public sealed class CameraWorker
         CaptureTelemetry telemetry,
         ServiceIdentity service,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        IBackpressureGate? gate = null)
     {
+        _gate = gate;
         _status = status;
         _options = options;
         _bus = bus;
@@ -322,6 +326,14 @@ public sealed class CameraWorker
         _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes));
         _telemetry.RecordFrame(Camera.Name);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
+        if (_gate is not null && !_gate.TryAdmit(Camera.Name))
+        {
+            // The bus is filling up: lower the rate at the source (recorded as skipped, reason backpressure).
+            buffer.Release();
+            await _gate.RecordSkippedAsync(metadata, root, CancellationToken.None);
+            return;
+        }
+
         var message = new FrameMessage(metadata, buffer);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Queued, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root), CancellationToken.None);
         try

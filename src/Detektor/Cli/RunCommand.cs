@@ -15,8 +15,12 @@ internal static class RunCommand
         };
         var roles = new Option<string>("--roles")
         {
-            Description = "Roles of this process, comma-separated: capture, process, store, api (default: all).",
+            Description = "Roles of this process, comma-separated: capture, process, store, api (default: all). A subset needs --redis.",
             DefaultValueFactory = _ => "all",
+        };
+        var redis = new Option<string>("--redis")
+        {
+            Description = "Use Redis Streams as the bus, e.g. --redis 10.0.0.7:6379 (StackExchange.Redis syntax; sets Detektor:Bus:Transport=redis).",
         };
         var cameras = new Option<string[]>("--camera")
         {
@@ -26,7 +30,7 @@ internal static class RunCommand
         var shared = new SettingsOptions();
         var command = new Command("run", "Run Detektor. With no options: every role in one process, embedded defaults, the demo camera.")
         {
-            urls, roles, cameras,
+            urls, roles, redis, cameras,
         };
         shared.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -60,6 +64,7 @@ internal static class RunCommand
             {
                 Urls = parse.GetValue(urls) ?? RunSettings.DefaultUrls,
                 Roles = parsedRoles,
+                Redis = parse.GetValue(redis),
                 Cameras = cameraList,
             };
             return await RunAsync(run, cancellationToken);

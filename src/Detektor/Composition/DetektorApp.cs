@@ -31,14 +31,14 @@ public static class DetektorApp
         builder.WebHost.UseUrls(settings.Urls);
 
         var roles = settings.Roles;
-        if (roles != Roles.All)
+        if (roles != Roles.All && !BusServiceCollectionExtensions.IsRedis(builder.Configuration))
         {
             throw new NotSupportedException(
-                "--roles: running a subset of roles needs the distributed bus (Redis Streams), which this build does not have yet; run all roles with 'detektor run'.");
+                "--roles: running a subset of roles needs the distributed bus; add --redis HOST:PORT (or set Detektor:Bus:Transport=redis and Detektor:Bus:Redis=HOST:PORT).");
         }
 
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
-        builder.AddInProcessBus();
+        builder.AddFrameBus();
 
         // Hosted services stop in reverse order of registration: capture first, then processing (which drains the
         // frames queue), then the store (which drains results and lifecycle events). Nothing is left behind unrecorded.
@@ -56,6 +56,11 @@ public static class DetektorApp
             builder.AddFrameProcessing();
             builder.AddFrameProcessor<SampleProcessor>();
             builder.AddDetectionProcessors();
+            if (builder.Configuration.GetValue<int>(SimulatedWorkProcessor.ConfigurationKey) is > 0 and var workMs)
+            {
+                builder.Services.AddSingleton(sp => new SimulatedWorkProcessor(TimeSpan.FromMilliseconds(workMs), sp.GetRequiredService<TimeProvider>()));
+                builder.AddFrameProcessor<SimulatedWorkProcessor>();
+            }
         }
 
         if (roles.HasFlag(Roles.Capture))
@@ -125,6 +130,12 @@ public static class DetektorApp
         {
             ["Detektor:DataDir"] = Path.GetFullPath(settings.DataDir),
         };
+        if (!string.IsNullOrWhiteSpace(settings.Redis))
+        {
+            values[$"{BusOptions.SectionName}:{nameof(BusOptions.Transport)}"] = BusOptions.RedisTransport;
+            values[$"{Bus.Redis.RedisBusOptions.SectionName}:{nameof(Bus.Redis.RedisBusOptions.Configuration)}"] = settings.Redis;
+        }
+
         for (var i = 0; i < settings.Cameras.Count; i++)
         {
             var (name, url) = settings.Cameras[i];

@@ -11,6 +11,9 @@ public sealed record RunSettings
 
     public Roles Roles { get; init; } = Roles.All;
 
+    /// <summary>Redis for the bus (<c>--redis HOST:PORT</c>); null keeps the configured transport (in process by default).</summary>
+    public string? Redis { get; init; }
+
     /// <summary>Cameras given as NAME=URL on the command line.</summary>
     public IReadOnlyList<(string Name, string Url)> Cameras { get; init; } = [];
 

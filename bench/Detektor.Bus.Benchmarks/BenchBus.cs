@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Detektor.Core;
+using Detektor.Core.Buffers;
+using Detektor.Core.Frames;
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
+using Detektor.Core.Tracing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Detektor.Bus.Benchmarks;
+
+/// <summary>Builds a bus exactly as the app does (AddFrameBus) and the messages the benchmarks send.</summary>
+internal static class BenchBus
+{
+    public static async Task<IHost> StartAsync(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddSingleton(new ServiceIdentity("detektor-bench", instanceId: "bench"));
+        builder.Services.AddMetrics();
+        builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Error).AddConsole());
+        builder.AddFrameBus();
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    private static long _micros = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+
+    public static FrameMetadata Metadata(long sequence, int width, int height) => new()
+    {
+        FrameId = new FrameId(Interlocked.Increment(ref _micros), "bench", sequence, 0xbe4c4000),
+        CameraId = "bench",
+        CaptureTime = DateTimeOffset.UtcNow,
+        Width = width,
+        Height = height,
+        SizeBytes = width * height * 3,
+        Sequence = sequence,
+        Trace = new TraceInfo(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), default, ActivityTraceFlags.Recorded, null),
+    };
+
+    /// <summary>A lifecycle event whose <c>data</c> pads the message body to about <paramref name="bytes"/>.</summary>
+    public static FrameEvent Event(long sequence, int bytes)
+    {
+        var padding = Math.Max(0, bytes - 420);
+        return FrameEvent.Create(FrameEventType.Captured, Metadata(sequence, 8, 8), Stages.Capture, "bench", DateTimeOffset.UtcNow,
+            data: "{\"pad\":\"" + new string('x', padding) + "\"}");
+    }
+
+    public static FrameMessage Frame(long sequence, int width, int height, FrameBufferPool pool)
+    {
+        var buffer = pool.Rent(width * height * 3);
+        buffer.Span.Fill((byte)sequence);
+        return new FrameMessage(Metadata(sequence, width, height), buffer);
+    }
+}

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Detektor.Bus.Abstractions;
+using Detektor.Core.Buffers;
+using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Detektor.Bus.Benchmarks;
+
+/// <summary>
+/// The Redis bus against the raw tool, side by side in one run on one redis-server (AOF everysec): <c>redis-benchmark</c>
+/// XADD (50 clients) and XREADGROUP COUNT 100 (1 client) with a payload of the same size, then the bus publishing (50
+/// concurrent publishers on one connection) and consuming (1 consumer, batches of 100, each batch acknowledged with one XACK) the same number of
+/// messages of that size. Then the queue overhead per frame: publish → delivered to a waiting consumer, one at a time.
+/// </summary>
+internal static class RedisComparison
+{
+    /// <summary>Entries per read on both sides (the store reads up to 1000 at a time).</summary>
+    private const int ReadBatch = 100;
+
+    private static readonly int[] PayloadSizes = [1024, 16 * 1024, 100 * 1024];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var redisServer = Which("redis-server");
+        var redisBenchmark = Which("redis-benchmark");
+        if (redisServer is null || redisBenchmark is null)
+        {
+            Console.Error.WriteLine("redis-server and redis-benchmark are needed (apt-get install redis-server redis-tools).");
+            return 2;
+        }
+
+        var scale = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 1.0;
+        var dir = Directory.CreateTempSubdirectory("detektor-bench-redis");
+        var port = FreePort();
+        using var server = Process.Start(new ProcessStartInfo(redisServer)
+        {
+            ArgumentList = { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "yes",
+                "--appendfsync", "everysec", "--dir", dir.FullName, "--loglevel", "warning" },
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            await Task.Delay(500);
+            var endpoint = $"127.0.0.1:{port}";
+            Console.WriteLine($"redis-server {Version(redisServer)} on {endpoint}, AOF everysec; {Environment.ProcessorCount} CPUs; .NET {Environment.Version}");
+            Console.WriteLine();
+            Console.WriteLine("| payload | raw XADD msg/s | bus publish msg/s | ratio | bus frame publish (Lua, MAXLEN ~) msg/s | ratio | raw XREADGROUP msg/s | bus read+ack msg/s | ratio |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var size in PayloadSizes)
+            {
+                var n = (int)(Math.Clamp(20_000_000 / size, 2000, 20_000) * scale);
+                await Cli(redisBenchmark, port, "FLUSHALL");
+                var rawAdd = RedisBenchmark(redisBenchmark, port, n, 50, ["XADD", "bench:raw", "*", "f", new string('x', size)]);
+                await Cli(redisBenchmark, port, "XGROUP", "CREATE", "bench:raw", "g", "0");
+                var rawRead = RedisBenchmark(redisBenchmark, port, n / ReadBatch, 1, ["XREADGROUP", "GROUP", "g", "c", "COUNT", ReadBatch.ToString(CultureInfo.InvariantCulture), "STREAMS", "bench:raw", ">"]) * ReadBatch;
+                await Cli(redisBenchmark, port, "FLUSHALL");
+                var (publish, consume) = await BusEventsAsync(endpoint, size, n);
+                await Cli(redisBenchmark, port, "FLUSHALL");
+                var frames = await BusFramesAsync(endpoint, size, n);
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"| {size / 1024} KiB | {rawAdd:N0} | {publish:N0} | {publish / rawAdd:0.00} | {frames:N0} | {frames / rawAdd:0.00} | {rawRead:N0} | {consume:N0} | {consume / rawRead:0.00} |"));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("Queue overhead per frame (publish → delivered to a waiting consumer, one frame in flight; 320x240 rgb24 = 225 KiB):");
+            Console.WriteLine();
+            Console.WriteLine("| bus | p50 ms | p90 ms | p99 ms |");
+            Console.WriteLine("|---|---|---|---|");
+            await Cli(redisBenchmark, port, "FLUSHALL");
+            await LatencyAsync("in process", new Dictionary<string, string?>(), (int)(1000 * scale));
+            await LatencyAsync("Redis, raw pixels", RedisSettings(endpoint), (int)(500 * scale));
+            await LatencyAsync("Redis, JPEG q85", new(RedisSettings(endpoint)) { ["Detektor:Bus:Redis:PixelEncoding"] = "jpeg" }, (int)(500 * scale));
+            var floor = RedisBenchmarkLatency(redisBenchmark, port, 2000, ["XADD", "bench:lat", "MAXLEN", "~", "64", "*", "f", new string('x', 100 * 1024)]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| raw XADD of 100 KiB (redis-benchmark, 1 client): the floor | {floor:0.000} | | |"));
+            return 0;
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static Dictionary<string, string?> RedisSettings(string endpoint) => new()
+    {
+        ["Detektor:Bus:Transport"] = "redis",
+        ["Detektor:Bus:Redis"] = endpoint,
+        ["Detektor:Bus:FramesCapacity"] = "100000",
+        ["Detektor:Bus:DurableCapacity"] = "10000000",
+        ["Detektor:Bus:Backpressure:Enabled"] = "false",
+        ["Detektor:Bus:Redis:MaxMessageBytes"] = "16777216",
+    };
+
+    /// <summary>Lifecycle events padded to <paramref name="size"/>: plain XADD through the bus, then read + ack.</summary>
+    private static async Task<(double Publish, double Consume)> BusEventsAsync(string endpoint, int size, int n)
+    {
+        using var host = await BenchBus.StartAsync(RedisSettings(endpoint));
+        var bus = host.Services.GetRequiredService<IFrameBus>();
+        var events = Enumerable.Range(0, n).Select(i => BenchBus.Event(i, size)).ToArray();
+        await bus.PublishAsync(Topics.Lifecycle, events[0]); // creates the stream and groups
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(1, n - 1), new ParallelOptions { MaxDegreeOfParallelism = 50 }, async (i, ct) => await bus.PublishAsync(Topics.Lifecycle, events[i], ct));
+        var publish = (n - 1) / watch.Elapsed.TotalSeconds;
+
+        await using var subscription = bus.Subscribe(Topics.Lifecycle, "store", "bench");
+        var batch = new List<BusDelivery<FrameEvent>>(ReadBatch);
+        var seen = 0;
+        watch.Restart();
+        while (seen < n)
+        {
+            await subscription.ReadAsync(batch, ReadBatch, CancellationToken.None);
+            await subscription.AckAsync(batch);
+            seen += batch.Count;
+            batch.Clear();
+        }
+
+        var consume = n / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return (publish, consume);
+    }
+
+    /// <summary>Frames with <paramref name="size"/> bytes of raw pixels through the frames publish script (50 cameras at once).</summary>
+    private static async Task<double> BusFramesAsync(string endpoint, int size, int n)
+    {
+        using var host = await BenchBus.StartAsync(RedisSettings(endpoint));
+        var bus = host.Services.GetRequiredService<IFrameBus>();
+        var pool = new FrameBufferPool();
+        var width = size / 3;
+        await bus.PublishAsync(Topics.Frames, BenchBus.Frame(0, width, 1, pool));
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(1, n - 1), new ParallelOptions { MaxDegreeOfParallelism = 50 }, async (i, ct) => await bus.PublishAsync(Topics.Frames, BenchBus.Frame(i, width, 1, pool), ct));
+        var rate = (n - 1) / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return rate;
+    }
+
+    private static async Task LatencyAsync(string name, Dictionary<string, string?> settings, int frames)
+    {
+        settings["Detektor:Bus:Backpressure:Enabled"] = "false";
+        using var host = await BenchBus.StartAsync(settings);
+        var bus = host.Services.GetRequiredService<IFrameBus>();
+        var pool = new FrameBufferPool();
+        await using var subscription = bus.Subscribe(Topics.Frames, "processors", "bench");
+        var batch = new List<BusDelivery<FrameMessage>>(1);
+        var samples = new List<double>(frames);
+        for (var i = -20; i < frames; i++)
+        {
+            var sequence = i + 20;
+            var read = subscription.ReadAsync(batch, 1, CancellationToken.None).AsTask(); // the consumer waits first, as a processor does
+            var started = Stopwatch.GetTimestamp();
+            await bus.PublishAsync(Topics.Frames, BenchBus.Frame(sequence, 320, 240, pool));
+            await read;
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            batch[0].Message.Release();
+            await subscription.AckAsync(batch[0]);
+            batch.Clear();
+            if (i >= 0)
+            {
+                samples.Add(elapsed); // the first 20 warm up
+            }
+        }
+
+        samples.Sort();
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture, $"| {name} | {Percentile(samples, 0.5):0.000} | {Percentile(samples, 0.9):0.000} | {Percentile(samples, 0.99):0.000} |"));
+        await host.StopAsync();
+    }
+
+    private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+
+    /// <summary>Runs redis-benchmark for one command and returns its requests per second (CSV output).</summary>
+    private static double RedisBenchmark(string tool, int port, int requests, int clients, string[] command) =>
+        double.Parse(RedisBenchmarkCsv(tool, port, requests, clients, command)[1], CultureInfo.InvariantCulture);
+
+    private static double RedisBenchmarkLatency(string tool, int port, int requests, string[] command) =>
+        double.Parse(RedisBenchmarkCsv(tool, port, requests, 1, command)[4], CultureInfo.InvariantCulture);
+
+    private static string[] RedisBenchmarkCsv(string tool, int port, int requests, int clients, string[] command)
+    {
+        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture), "-n", requests.ToString(CultureInfo.InvariantCulture),
+                     "-c", clients.ToString(CultureInfo.InvariantCulture), "--csv" }.Concat(command))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
+        return line.Split(',').Select(f => f.Trim('"')).ToArray();
+    }
+
+    private static async Task Cli(string benchmarkPath, int port, params string[] command)
+    {
+        var cli = Path.Combine(Path.GetDirectoryName(benchmarkPath)!, "redis-cli");
+        var start = new ProcessStartInfo(cli) { RedirectStandardOutput = true };
+        foreach (var arg in new[] { "-p", port.ToString(CultureInfo.InvariantCulture) }.Concat(command))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+    }
+
+    private static string Version(string tool)
+    {
+        using var process = Process.Start(new ProcessStartInfo(tool, "--version") { RedirectStandardOutput = true })!;
+        var text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var v = text.IndexOf("v=", StringComparison.Ordinal);
+        return v < 0 ? "?" : text[(v + 2)..].Split(' ')[0];
+    }
+
+    private static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

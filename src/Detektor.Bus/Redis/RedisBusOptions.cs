@@ -1,0 +1,73 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Detektor.Bus.Redis;
+
+/// <summary>
+/// Options of the Redis Streams transport (section <c>Detektor:Bus:Redis</c>). The connection can also be given as the
+/// section's own value (<c>Detektor:Bus:Redis=host:6379</c>) or with <c>--redis host:6379</c>.
+/// </summary>
+public sealed class RedisBusOptions
+{
+    public const string SectionName = "Detektor:Bus:Redis";
+
+    public const string RawEncoding = "raw";
+    public const string JpegEncoding = "jpeg";
+    public const string NoPixels = "none";
+
+    /// <summary>StackExchange.Redis configuration string, e.g. <c>10.0.0.7:6379,password=…</c>. Default <c>127.0.0.1:6379</c>.</summary>
+    [Required]
+    public string Configuration { get; set; } = "127.0.0.1:6379";
+
+    /// <summary>Prefix of every key Detektor writes (streams, registry, statistics). Default <c>detektor:</c>.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9_:.-]{1,64}$")]
+    public string KeyPrefix { get; set; } = "detektor:";
+
+    /// <summary>How frame pixels travel: <c>raw</c> (as captured), <c>jpeg</c> (smaller, lossy) or <c>none</c> (metadata only).</summary>
+    [Required]
+    [AllowedValues(RawEncoding, JpegEncoding, NoPixels)]
+    public string PixelEncoding { get; set; } = RawEncoding;
+
+    /// <summary>JPEG quality 1–100 when <see cref="PixelEncoding"/> is <c>jpeg</c>. Default 85.</summary>
+    [Range(1, 100)]
+    public int JpegQuality { get; set; } = 85;
+
+    /// <summary>Largest frame message (encoded pixels and metadata); a larger frame is dropped with reason <c>too_large</c>. Default 8 MiB.</summary>
+    [Range(1024, 512 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Longest a consumer's <c>XREADGROUP … BLOCK</c> waits before it looks for work to reclaim. Default 1000 ms.</summary>
+    [Range(10, 60_000)]
+    public int BlockMs { get; set; } = 1000;
+
+    /// <summary>
+    /// How long publishing a frame may retry while Redis is unreachable before the frame is dropped with reason
+    /// <c>bus_unavailable</c> (frames are perishable; results and events wait for Redis instead). Default 2000 ms.
+    /// </summary>
+    [Range(0, 600_000)]
+    public int FramePublishTimeoutMs { get; set; } = 2000;
+
+    /// <summary>How often depth, lag, pending and consumers are read for gauges, health and the breaker. Default 500 ms.</summary>
+    [Range(50, 60_000)]
+    public int MonitorIntervalMs { get; set; } = 500;
+
+    /// <summary>A consumer with nothing pending and idle this long is removed from its group (it died). Default 600 s.</summary>
+    [Range(1, 86_400)]
+    public int ConsumerExpirySeconds { get; set; } = 600;
+
+    /// <summary>Connect timeout per attempt; the connection is retried in the background for ever. Default 5000 ms.</summary>
+    [Range(100, 60_000)]
+    public int ConnectTimeoutMs { get; set; } = 5000;
+
+    /// <summary>
+    /// Consumer groups created together with each stream, so nothing is published before its consumers' group exists
+    /// (durable streams are never trimmed past what these groups have acknowledged). Defaults: frames → processors,
+    /// results and lifecycle → store.
+    /// </summary>
+    public Dictionary<string, string> DeclaredGroups { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["frames"] = "processors",
+        ["results"] = "store",
+        ["lifecycle"] = "store",
+    };
+}

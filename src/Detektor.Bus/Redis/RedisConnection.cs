@@ -1,0 +1,88 @@
+using System.Net;
+using Detektor.Core;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Detektor.Bus.Redis;
+
+/// <summary>
+/// The process's Redis connections: one shared multiplexer for everything that does not block, and a dedicated one per
+/// subscription for its blocking <c>XREADGROUP</c> (a blocking command would stall a shared connection). Connecting never
+/// fails the process: when Redis is down at start, connections keep retrying in the background and every call fails fast
+/// until it is back (the callers retry; the <c>redis</c> health check reports it).
+/// </summary>
+public sealed class RedisConnection : IAsyncDisposable
+{
+    private readonly RedisBusOptions _options;
+    private readonly string _clientName;
+    private readonly Lazy<Task<ConnectionMultiplexer>> _shared;
+    private int _disposed;
+
+    public RedisConnection(IOptions<RedisBusOptions> options, ServiceIdentity service)
+    {
+        _options = options.Value;
+        _clientName = Sanitize($"{service.Name}-{service.InstanceId}");
+        var parsed = ConfigurationOptions.Parse(_options.Configuration);
+        Endpoints = string.Join(",", parsed.EndPoints.Select(Format));
+        _shared = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectAsync(_clientName, _options.ConnectTimeoutMs + 5000));
+    }
+
+    /// <summary>Where Redis is, for logs and health (host:port list; never the password).</summary>
+    public string Endpoints { get; }
+
+    /// <summary>Raised when the shared connection comes back after a failure (streams and groups are re-checked).</summary>
+    public event Action? Restored;
+
+    public async ValueTask<IDatabase> GetDatabaseAsync()
+    {
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
+        return (await _shared.Value).GetDatabase();
+    }
+
+    public async ValueTask<bool> IsConnectedAsync() => (await _shared.Value).IsConnected;
+
+    /// <summary>A new connection of its own, for one blocking reader. The caller disposes it.</summary>
+    public Task<ConnectionMultiplexer> ConnectDedicatedAsync(string purpose) =>
+        ConnectAsync(Sanitize($"{_clientName}-{purpose}"), _options.BlockMs + 5000);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        if (_shared.IsValueCreated)
+        {
+            var mux = await _shared.Value;
+            await mux.CloseAsync(allowCommandsToComplete: false);
+            await mux.DisposeAsync();
+        }
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync(string clientName, int asyncTimeoutMs)
+    {
+        var config = ConfigurationOptions.Parse(_options.Configuration);
+        config.AbortOnConnectFail = false;
+        config.ConnectTimeout = _options.ConnectTimeoutMs;
+        config.AsyncTimeout = Math.Max(asyncTimeoutMs, 5000);
+        config.SyncTimeout = Math.Max(asyncTimeoutMs, 5000);
+        config.ClientName = clientName;
+        config.Protocol = RedisProtocol.Resp2;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ReconnectRetryPolicy = new ExponentialRetry(200, 2000);
+        var mux = await ConnectionMultiplexer.ConnectAsync(config);
+        mux.ConnectionRestored += (_, _) => Restored?.Invoke();
+        return mux;
+    }
+
+    private static string Format(EndPoint endPoint) => endPoint switch
+    {
+        DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
+        IPEndPoint ip => ip.ToString(),
+        _ => endPoint.ToString() ?? "?",
+    };
+
+    private static string Sanitize(string name) =>
+        new([.. name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')]);
+}
