@@ -159,9 +159,9 @@ public static partial class FrameLeaseEndpoints
         };
     }
 
-    private static List<Detection> ParseDetections(JsonElement root, FieldErrors errors)
+    private static List<Core.Messages.Detection> ParseDetections(JsonElement root, FieldErrors errors)
     {
-        var list = new List<Detection>();
+        var list = new List<Core.Messages.Detection>();
         if (!root.TryGetProperty("detections", out var array) || array.ValueKind == JsonValueKind.Null)
         {
             return list;
@@ -214,7 +214,7 @@ public static partial class FrameLeaseEndpoints
             var trackId = String(item, "track_id", errors, required: false, MaxLabelLength, path + ".");
             if (label is not null)
             {
-                list.Add(new Detection(label, confidence, new BoundingBox(x, y, width, height)) { ClassId = classId, TrackId = trackId });
+                list.Add(new Core.Messages.Detection(label, confidence, new BoundingBox(x, y, width, height)) { ClassId = classId, TrackId = trackId });
             }
         }
 
