@@ -16,7 +16,8 @@ public sealed record DemoCameraChoice(string Url, bool FootageFound, IReadOnlyLi
 /// <item><c>$DETEKTOR_FOOTAGE/vtest.mp4</c>;</item>
 /// <item><c>{DataDir}/footage/vtest.mp4</c>;</item>
 /// <item><c>.cache/footage/vtest.mp4</c> of the source checkout (found from the working directory or the program's
-/// directory upwards: the folder with <c>Detektor.slnx</c>), where <c>scripts/setup.sh</c> puts it;</item>
+/// directory upwards: the folder with <c>Detektor.slnx</c>), where <c>scripts/setup.sh</c> puts it — only when
+/// <c>DETEKTOR_FOOTAGE</c> is not set (a footage directory named explicitly is the only one searched besides the data dir);</item>
 /// <item>else the ffmpeg test pattern <c>testsrc2://</c>, with a log line saying how to get the footage.</item>
 /// </list>
 /// </summary>
@@ -84,6 +85,11 @@ public static class DemoCameraResolver
         if (!string.IsNullOrWhiteSpace(dataDir))
         {
             list.Add(Path.GetFullPath(Path.Combine(dataDir, "footage", FootageFile)));
+        }
+
+        if (!string.IsNullOrWhiteSpace(footageDir))
+        {
+            return list; // named explicitly: no guessing beyond it and the data directory
         }
 
         foreach (var start in startDirectories)

@@ -46,6 +46,9 @@ public sealed class DetektorProcess : IAsyncDisposable
             info.Environment.Remove(key);
         }
 
+        // These tests are about capture: detection (models pulled from npm) is off unless a test turns it on.
+        info.Environment["Detektor__Detection__Enabled"] = "false";
+
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value;

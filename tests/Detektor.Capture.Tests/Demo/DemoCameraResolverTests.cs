@@ -48,7 +48,19 @@ public sealed class DemoCameraResolverTests
         Assert.Equal("rtsp://10.0.0.5/s", DemoCameraResolver.Resolve("rtsp://10.0.0.5/s", []).Url);
 
     [Fact]
-    public void Candidates_EnvDataDirAndCheckout_InThatOrder()
+    public void Candidates_NoFootageVariable_DataDirThenCheckout()
+    {
+        using var checkout = new TempDirectory();
+        File.WriteAllText(checkout.Combine("Detektor.slnx"), "<Solution />");
+        var deep = Directory.CreateDirectory(checkout.Combine("src", "Detektor", "bin")).FullName;
+
+        var sut = DemoCameraResolver.Candidates("/var/lib/detektor", null, deep);
+
+        Assert.Equal(["/var/lib/detektor/footage/vtest.mp4", checkout.Combine(".cache", "footage", "vtest.mp4")], sut);
+    }
+
+    [Fact]
+    public void Candidates_FootageVariableSet_OnlyItAndTheDataDir()
     {
         using var checkout = new TempDirectory();
         File.WriteAllText(checkout.Combine("Detektor.slnx"), "<Solution />");
@@ -56,6 +68,6 @@ public sealed class DemoCameraResolverTests
 
         var sut = DemoCameraResolver.Candidates("/var/lib/detektor", "/footage", deep);
 
-        Assert.Equal(["/footage/vtest.mp4", "/var/lib/detektor/footage/vtest.mp4", checkout.Combine(".cache", "footage", "vtest.mp4")], sut);
+        Assert.Equal(["/footage/vtest.mp4", "/var/lib/detektor/footage/vtest.mp4"], sut);
     }
 }

@@ -75,6 +75,8 @@ public sealed class DetektorProcess : IAsyncDisposable
 
         start.Environment["Detektor__Hosting__JsonLogs"] = "false";
         start.Environment["DOTNET_gcServer"] = "0";
+        // These tests are about the bus: detection (models pulled from npm, several processors) is off unless a test turns it on.
+        start.Environment["Detektor__Detection__Enabled"] = "false";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
