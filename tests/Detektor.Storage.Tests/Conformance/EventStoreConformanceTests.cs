@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
 using Detektor.Storage.Tests.Support;
@@ -360,15 +361,15 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
         var sut = await NewStoreAsync();
         var t = TestFrames.Now().AddMinutes(-8);
         var frame = TestFrames.Frame("front", t, 1);
-        TrackedObjectEvent Track(TrackedObjectEventType type, int second, float score, string label, string? snapshot) =>
+        TrackedObjectEvent Track(TrackEventType type, int second, float score, string label, string? snapshot) =>
             new(Guid.CreateVersion7(t.AddSeconds(second)), "front-obj-1", "front", type, t.AddSeconds(second), frame.FrameId,
                 frame.Trace.ToHexString(), label, score, snapshot, "{\"box\":[1,2,3,4]}");
         var events = new[]
         {
-            Track(TrackedObjectEventType.Entered, 0, 0.55f, "car", "snap/1.jpg"),
-            Track(TrackedObjectEventType.Updated, 2, 0.91f, "car", "snap/2.jpg"),
-            Track(TrackedObjectEventType.Updated, 4, 0.70f, "truck", "snap/3.jpg"),
-            Track(TrackedObjectEventType.Left, 6, 0.40f, "truck", null),
+            Track(TrackEventType.Entered, 0, 0.55f, "car", "snap/1.jpg"),
+            Track(TrackEventType.Updated, 2, 0.91f, "car", "snap/2.jpg"),
+            Track(TrackEventType.Updated, 4, 0.70f, "truck", "snap/3.jpg"),
+            Track(TrackEventType.Left, 6, 0.40f, "truck", null),
         };
         await sut.WriteAsync(new StoreBatch([], [], events[..2]), Ct);
         await sut.WriteAsync(new StoreBatch([], [], events), Ct); // the first two again
@@ -391,7 +392,7 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
         var now = TestFrames.Now();
         var old = TestFrames.Frame("front", now.AddDays(-40), 1, detections: 2);
         var recent = TestFrames.Frame("front", now.AddHours(-2), 2, detections: 2);
-        var oldTrack = new TrackedObjectEvent(Guid.CreateVersion7(now.AddDays(-40)), "old-obj", "front", TrackedObjectEventType.Entered,
+        var oldTrack = new TrackedObjectEvent(Guid.CreateVersion7(now.AddDays(-40)), "old-obj", "front", TrackEventType.Entered,
             now.AddDays(-40), old.FrameId, null, "car", 0.9f, null, null);
         await sut.WriteAsync(TestFrames.Batch([old, recent]) with { TrackedObjectEvents = [oldTrack] }, Ct);
 
