@@ -9,7 +9,7 @@ namespace Detektor.Tests.Distributed;
 /// pattern), two processors in one consumer group, one store+api. Spans go by OTLP to a loopback receiver, so the
 /// checks see what a tracing backend would: one trace per frame across processes and no span whose parent is missing.
 /// </summary>
-public sealed class MultiProcessTests
+public sealed class MultiProcessTests(PostgresFixture postgres)
 {
     private const string Capture = "detektor-capture";
     private const string ProcessA = "detektor-process-a";
@@ -175,6 +175,37 @@ public sealed class MultiProcessTests
         Assert.All(journeys, AssertCompleteWithOneTrace);
         Assert.True(journeys.Count(j => j.Has("stored")) >= before + 30);
         Assert.All(journeys.Where(j => j.Has("dropped")), j => Assert.Contains(j.Single("dropped").Reason, new[] { "bus_unavailable", "queue_full", "shutdown" }));
+    }
+
+    [Fact]
+    public async Task Run_StoreRoleOnPostgres_FramesApiAnswersFromPostgresWithEveryJourneyComplete()
+    {
+        RequiredTool.Find("ffmpeg");
+        var server = await postgres.GetServerAsync();
+        var database = await server.CreateDatabaseAsync(cancellationToken: TestContext.Current.CancellationToken);
+        await using var redis = await RedisServer.StartAsync();
+        await using var store = DetektorProcess.Start("store", ["--roles", "store,api", "--postgres", database, .. Common(redis)]);
+        await using var processor = DetektorProcess.Start("process", ["--roles", "process", .. Common(redis)]);
+        await Task.WhenAll(store.WaitReadyAsync(), processor.WaitReadyAsync());
+        await using var capture = DetektorProcess.Start("capture", ["--roles", "capture", .. Common(redis), .. Camera(fps: 10)]);
+        await capture.WaitReadyAsync();
+
+        await WaitStoredAsync(store, 30, [capture, processor]);
+        await capture.StopAsync();
+        var journeys = await WaitAllTerminalAsync(store);
+        using var health = await store.GetJsonAsync("health");
+        var storedInDatabase = Convert.ToInt64(
+            await PostgresServer.ScalarAsync(database, "SELECT count(*) FROM frame_events WHERE type = 'stored'", TestContext.Current.CancellationToken),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var output = store.Output;
+        await processor.StopAsync();
+        await store.StopAsync();
+
+        Assert.Equal("postgresql", health.RootElement.GetProperty("metadata").GetProperty("event_store").GetProperty("provider").GetString());
+        Assert.All(journeys, AssertCompleteWithOneTrace);
+        Assert.Equal(journeys.Count(j => j.Has("stored")), storedInDatabase);
+        Assert.True(storedInDatabase >= 30, $"{storedInDatabase} stored");
+        Assert.DoesNotContain(server.Password, output, StringComparison.Ordinal);
     }
 
     [Fact]
