@@ -137,6 +137,51 @@ public class PipelineTests
         Assert.Contains("pipeline_reason=\"queue_full\"", metricsText, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_ProcessorSlowerThanCamera_BreakerOpensAndCaptureSkipsFramesAsBackpressureBeforeQueueing()
+    {
+        RequiredTool.Find("ffmpeg");
+        var settings = Camera(fps: 50, width: 64, height: 48);
+        settings["Detektor:Bus:FramesCapacity"] = "8";
+        settings["Detektor:Processing:Concurrency"] = "1";
+        await using var host = new PipelineHost(settings, [("fast", "testsrc://")], b => b.AddFrameProcessor<SlowProcessor>());
+        await host.StartAsync();
+
+        // While the processor falls behind, the breaker opens (it counts each opening): the bus endpoint says so.
+        var opened = await Eventually.WaitAsync(
+            async () =>
+            {
+                var text = await host.Http.GetStringAsync("api/v1/bus", TestContext.Current.CancellationToken);
+                return System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+            },
+            bus => bus.GetProperty("breaker").GetProperty("opened").GetInt64() >= 1,
+            TimeSpan.FromSeconds(60),
+            "the backpressure breaker open");
+        await host.WaitForStoredFramesAsync(100, TimeSpan.FromSeconds(90));
+        using var metrics = await host.Http.GetAsync("metrics", TestContext.Current.CancellationToken);
+        var metricsText = await metrics.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        await host.StopAsync();
+
+        var journeys = await host.ReadAllJourneysAsync();
+        var shed = journeys.Where(j => j.Events.Any(e => e.Type == FrameEventType.Skipped && e.Reason == SkipReasons.Backpressure)).ToList();
+        var queued = journeys.Count(j => j.Events.Any(e => e.Type == FrameEventType.Queued));
+
+        Assert.Equal(0.25, opened.GetProperty("breaker").GetProperty("open_admit_ratio").GetDouble());
+        Assert.NotEmpty(shed);
+        Assert.True(queued < journeys.Count, $"capture queued {queued} of {journeys.Count} frames: it lowers its rate while the breaker is open");
+        Assert.All(shed, j =>
+        {
+            // Shed at capture: never queued, never processed, and still accounted for to the end.
+            var skip = j.Events.Single(e => e.Type == FrameEventType.Skipped);
+            Assert.Equal("capture", skip.Stage);
+            Assert.DoesNotContain(j.Events, e => e.Type is FrameEventType.Queued or FrameEventType.ProcessingStarted);
+            Assert.Equal("skipped", j.Frame.Outcome);
+            Assert.Contains(j.Events, e => e.Type == FrameEventType.Stored);
+        });
+        Assert.Equal(0, journeys.Count(j => !j.Events.Any(e => e.Type.IsTerminal())));
+        Assert.Contains("pipeline_reason=\"backpressure\"", metricsText, StringComparison.Ordinal);
+    }
+
     /// <summary>Takes 40 ms per frame: slower than a 50 fps camera.</summary>
     private sealed class SlowProcessor : FrameProcessor
     {
