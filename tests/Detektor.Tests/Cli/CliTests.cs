@@ -13,7 +13,7 @@ public class CliTests
         var (runCode, runHelp, _) = await DetektorProcess.RunAsync("run", "--help");
 
         Assert.Equal(0, code);
-        foreach (var command in new[] { "run", "frames", "health" })
+        foreach (var command in new[] { "run", "frames", "health", "models", "db" })
         {
             Assert.Contains(command, output, StringComparison.Ordinal);
         }
