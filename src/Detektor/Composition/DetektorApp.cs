@@ -4,6 +4,7 @@ using Detektor.Bus;
 using Detektor.Capture;
 using Detektor.Detection;
 using Detektor.Hosting;
+using Detektor.Hosting.Systemd;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
 using Detektor.Storage;
@@ -38,6 +39,7 @@ public static class DetektorApp
         }
 
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
+        builder.Services.AddSystemdNotify();
         builder.AddFrameBus();
 
         // Hosted services stop in reverse order of registration: capture first, then processing (which drains the
