@@ -1,6 +1,8 @@
 using System.Globalization;
 using Detektor.Api;
+using Detektor.Api.Discovery;
 using Detektor.Bus;
+using Detektor.Bus.Registry;
 using Detektor.Capture;
 using Detektor.Detection;
 using Detektor.Hosting;
@@ -41,6 +43,9 @@ public static class DetektorApp
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
         builder.Services.AddSystemdNotify();
         builder.AddFrameBus();
+        builder.AddInstanceRegistry();
+        IReadOnlyList<string> roleNames = [.. RoleNames.All.Where((_, i) => roles.HasFlag((Roles)(1 << i)))];
+        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<InstanceRegistrationService>(sp, roleNames));
 
         // Hosted services stop in reverse order of registration: capture first, then processing (which drains the
         // frames queue), then the store (which drains results and lifecycle events). Nothing is left behind unrecorded.
@@ -87,6 +92,7 @@ public static class DetektorApp
         if (roles.HasFlag(Roles.Api))
         {
             app.MapDetektorApi();
+            app.MapDiscovery();
         }
 
         return app;
