@@ -135,6 +135,9 @@ public sealed partial class DeployFilesTests
             Assert.Equal("/health", container.Child("livenessProbe")!.Child("httpGet")!.Scalar("path"));
             Assert.Equal("/ready", container.Child("readinessProbe")!.Child("httpGet")!.Scalar("path"));
             Assert.Equal("true", deployment.Child("spec")!.Child("template")!.Child("spec")!.Child("securityContext")!.Scalar("runAsNonRoot"));
+            // Discovery advertises the pod IP on the served port.
+            var env = container.Child("env").Items().ToDictionary(e => e.Scalar("name")!, e => e.Scalar("value"), StringComparer.Ordinal);
+            Assert.Equal("http://$(POD_IP):8080", env["Detektor__Discovery__AdvertiseUrl"]);
         }
 
         Assert.Equal(Roles.Order(StringComparer.Ordinal), roles.Order(StringComparer.Ordinal));
