@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Detektor.Bus.Registry;
 
@@ -93,13 +92,8 @@ public sealed class InProcessInstanceRegistry(IOptions<RegistryOptions> options,
 public sealed class RedisInstanceRegistry(RedisConnection connection, IOptions<RedisBusOptions> redisOptions, IOptions<RegistryOptions> options)
     : IInstanceRegistry
 {
-    private const string Now = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        """;
-
     // KEYS: instance hash, index zset. ARGV: id, service, roles, url, version, ttl ms.
-    private const string RegisterScript = Now + "\n" + """
+    private const string RegisterScript = RegistryScripts.Now + "\n" + """
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'id', ARGV[1], 'service', ARGV[2], 'roles', ARGV[3], 'url', ARGV[4], 'version', ARGV[5],
           'registered_at', now, 'last_heartbeat', now, 'ttl_ms', ARGV[6])
@@ -109,24 +103,13 @@ public sealed class RedisInstanceRegistry(RedisConnection connection, IOptions<R
         """;
 
     // KEYS: instance hash, index zset. ARGV: id.
-    private const string HeartbeatScript = Now + "\n" + """
+    private const string HeartbeatScript = RegistryScripts.Now + "\n" + """
         local ttl = redis.call('HGET', KEYS[1], 'ttl_ms')
         if not ttl then redis.call('ZREM', KEYS[2], ARGV[1]); return 0 end
         redis.call('HSET', KEYS[1], 'last_heartbeat', now)
         redis.call('PEXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], now + tonumber(ttl), ARGV[1])
         return 1
-        """;
-
-    // KEYS: index zset. ARGV: key prefix of instance hashes.
-    private const string ListScript = Now + "\n" + """
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-        local out = {}
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-          local h = redis.call('HGETALL', ARGV[1] .. id)
-          if #h > 0 then out[#out + 1] = h else redis.call('ZREM', KEYS[1], id) end
-        end
-        return out
         """;
 
     private readonly string _prefix = redisOptions.Value.KeyPrefix + "instance:";
@@ -162,17 +145,9 @@ public sealed class RedisInstanceRegistry(RedisConnection connection, IOptions<R
     public async ValueTask<IReadOnlyList<InstanceInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync();
-        var result = await db.ScriptEvaluateAsync(ListScript, [_index], [_prefix]).WaitAsync(cancellationToken);
         var list = new List<InstanceInfo>();
-        foreach (var entry in (RedisResult[])result!)
+        foreach (var map in await RegistryScripts.ListHashesAsync(db, _index, _prefix, cancellationToken))
         {
-            var fields = (RedisResult[])entry!;
-            var map = new Dictionary<string, string>(StringComparer.Ordinal);
-            for (var i = 0; i + 1 < fields.Length; i += 2)
-            {
-                map[(string)fields[i]!] = (string)fields[i + 1]!;
-            }
-
             list.Add(new InstanceInfo(
                 map["id"], map["service"], map["roles"].Split(',', StringSplitOptions.RemoveEmptyEntries), map["url"], map["version"],
                 FromUnixMs(map["registered_at"]), FromUnixMs(map["last_heartbeat"])));

@@ -31,8 +31,8 @@ public sealed class ClusterDiscoveryTests
 
         var (statusCode, status, statusErr) = await CliProcess.RunAsync("cluster", "status", "--redis", redis.Endpoint);
         Assert.True(statusCode == 0, statusErr);
-        Assert.Contains($"{store.InstanceId}  detektor-store-api", status, StringComparison.Ordinal);
-        Assert.Contains("store,api", status, StringComparison.Ordinal);
+        var storeRow = Assert.Single(status.Split('\n'), l => l.StartsWith(store.InstanceId + " ", StringComparison.Ordinal));
+        Assert.Equal(["detektor-store-api", "store,api", $"http://127.0.0.1:{store.Port}"], storeRow.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..4]);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{processor.Port}"), status, StringComparison.Ordinal);
         Assert.Contains("2 instance(s)", status, StringComparison.Ordinal);
 
