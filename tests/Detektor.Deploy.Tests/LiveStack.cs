@@ -84,6 +84,7 @@ public sealed class LiveStack : IAsyncLifetime
             "sum(rate(detektor_frames_skipped_total[1m])) > 0",
             "histogram_quantile(0.95, sum by (le) (rate(detektor_frame_latency_seconds_bucket[1m]))) > 0",
             "sum(rate(http_server_request_duration_seconds_count[1m])) > 0",
+            "count(detektor_health_check_status) > 0",
         ];
         foreach (var must in musts)
         {

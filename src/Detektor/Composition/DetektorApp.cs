@@ -6,6 +6,7 @@ using Detektor.Bus.Registry;
 using Detektor.Capture;
 using Detektor.Detection;
 using Detektor.Hosting;
+using Detektor.Hosting.Health;
 using Detektor.Hosting.Systemd;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
@@ -42,6 +43,7 @@ public static class DetektorApp
 
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
         builder.Services.AddSystemdNotify();
+        builder.Services.AddHealthMetrics();
         builder.AddFrameBus();
         builder.AddInstanceRegistry();
         IReadOnlyList<string> roleNames = [.. RoleNames.All.Where((_, i) => roles.HasFlag((Roles)(1 << i)))];
