@@ -89,6 +89,18 @@ public sealed class ClusterDiscoveryTests
         Assert.Contains("cannot read the instance registry", err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_AdvertiseUrlNotHttp_ExitsTwoNamingTheKey()
+    {
+        using var dir = new TempDirectory("detektor-advertise");
+
+        var (code, _, err) = await CliProcess.RunAsync(
+            "run", "--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", dir.Path, "--set", "Detektor:Discovery:AdvertiseUrl=ftp://box");
+
+        Assert.Equal(2, code);
+        Assert.Contains("configuration error: Detektor:Discovery:AdvertiseUrl: 'ftp://box' is not an absolute http(s) URL", err, StringComparison.Ordinal);
+    }
+
     private static Task<int> WaitForInstancesAsync(DetektorProcess api, int count) =>
         Eventually.WaitAsync(
             async () =>
