@@ -1,7 +1,6 @@
 using System.Globalization;
 using Detektor.Bus.Redis;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Detektor.Bus.Registry;
 
@@ -14,13 +13,8 @@ namespace Detektor.Bus.Registry;
 public sealed class RedisProcessorRegistry(RedisConnection connection, IOptions<RedisBusOptions> redisOptions, IOptions<RegistryOptions> options)
     : IProcessorRegistry
 {
-    private const string Now = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        """;
-
     // KEYS: processor hash, index zset, generations hash. ARGV: id, service, kind, capabilities, capacity, group, ttl ms.
-    private const string RegisterScript = Now + "\n" + """
+    private const string RegisterScript = RegistryScripts.Now + "\n" + """
         local gen = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'id', ARGV[1], 'service', ARGV[2], 'kind', ARGV[3], 'capabilities', ARGV[4], 'capacity', ARGV[5],
@@ -31,24 +25,13 @@ public sealed class RedisProcessorRegistry(RedisConnection connection, IOptions<
         """;
 
     // KEYS: processor hash, index zset. ARGV: id, in flight, processed.
-    private const string HeartbeatScript = Now + "\n" + """
+    private const string HeartbeatScript = RegistryScripts.Now + "\n" + """
         local ttl = redis.call('HGET', KEYS[1], 'ttl_ms')
         if not ttl then redis.call('ZREM', KEYS[2], ARGV[1]); return 0 end
         redis.call('HSET', KEYS[1], 'in_flight', ARGV[2], 'processed', ARGV[3], 'last_heartbeat', now)
         redis.call('PEXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], now + tonumber(ttl), ARGV[1])
         return 1
-        """;
-
-    // KEYS: index zset. ARGV: key prefix of processor hashes. Returns the live entries as flat field lists.
-    private const string ListScript = Now + "\n" + """
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-        local out = {}
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-          local h = redis.call('HGETALL', ARGV[1] .. id)
-          if #h > 0 then out[#out + 1] = h else redis.call('ZREM', KEYS[1], id) end
-        end
-        return out
         """;
 
     private readonly RedisKeys _keys = new(redisOptions.Value.KeyPrefix);
@@ -85,17 +68,9 @@ public sealed class RedisProcessorRegistry(RedisConnection connection, IOptions<
     public async ValueTask<IReadOnlyList<ProcessorInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync();
-        var result = await db.ScriptEvaluateAsync(ListScript, [_keys.Processors], [_keys.Processor(string.Empty)]).WaitAsync(cancellationToken);
         var list = new List<ProcessorInfo>();
-        foreach (var entry in (RedisResult[])result!)
+        foreach (var map in await RegistryScripts.ListHashesAsync(db, _keys.Processors, _keys.Processor(string.Empty), cancellationToken))
         {
-            var fields = (RedisResult[])entry!;
-            var map = new Dictionary<string, string>(StringComparer.Ordinal);
-            for (var i = 0; i + 1 < fields.Length; i += 2)
-            {
-                map[(string)fields[i]!] = (string?)fields[i + 1] ?? string.Empty;
-            }
-
             var heartbeat = Ms(map, "last_heartbeat");
             list.Add(new ProcessorInfo(
                 map.GetValueOrDefault("id", "?"),

@@ -14,10 +14,17 @@ internal static class HealthCommand
             DefaultValueFactory = _ => "health",
         };
         probe.AcceptOnlyFromAmong("health", "ready", "startup");
-        var command = new Command("health", "Check a running Detektor: prints every check; exits 1 when unhealthy, 2 when unreachable.") { server, probe };
+        var all = new Option<bool>("--all") { Description = "Check every registered instance (the discovery registry): a table; exits 1 when any is unhealthy or unreachable, 2 when the registry cannot be read." };
+        var redis = Cluster.RedisOption();
+        var command = new Command("health", "Check a running Detektor: prints every check; exits 1 when unhealthy, 2 when unreachable.") { server, probe, all, redis };
         command.SetAction(async (parse, ct) =>
         {
             var url = parse.GetValue(server)!;
+            if (parse.GetValue(all))
+            {
+                return await CheckAllAsync(parse.GetValue(redis), url, parse.GetValue(probe)!, ct);
+            }
+
             using var client = ServerOption.Client(url);
             try
             {
@@ -40,5 +47,26 @@ internal static class HealthCommand
             }
         });
         return command;
+    }
+
+    private static async Task<int> CheckAllAsync(string? redis, string server, string probe, CancellationToken ct)
+    {
+        if (await Cluster.TryListAsync(redis, server, ct) is not { } instances)
+        {
+            return 2;
+        }
+
+        if (instances.Count == 0)
+        {
+            await Console.Error.WriteLineAsync("detektor: no instance is registered.");
+            return 1;
+        }
+
+        var results = await Cluster.ProbeAllAsync(instances, probe, ct);
+        var rows = instances.Zip(results, (i, r) => new[] { i.Id, string.Join(',', i.Roles), i.Url, r.Status, r.Detail });
+        await Console.Out.WriteAsync(Cluster.Table(["INSTANCE", "ROLES", "URL", probe.ToUpperInvariant(), "DETAIL"], rows));
+        var bad = results.Count(r => r.Status is "unhealthy" or "unreachable");
+        await Console.Out.WriteLineAsync($"{instances.Count} instance(s), {bad} unhealthy or unreachable");
+        return bad > 0 ? 1 : 0;
     }
 }

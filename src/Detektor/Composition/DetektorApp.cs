@@ -1,9 +1,13 @@
 using System.Globalization;
 using Detektor.Api;
+using Detektor.Api.Discovery;
 using Detektor.Bus;
+using Detektor.Bus.Registry;
 using Detektor.Capture;
 using Detektor.Detection;
 using Detektor.Hosting;
+using Detektor.Hosting.Health;
+using Detektor.Hosting.Systemd;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
 using Detektor.Storage;
@@ -38,7 +42,12 @@ public static class DetektorApp
         }
 
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
+        builder.Services.AddSystemdNotify();
+        builder.Services.AddHealthMetrics();
         builder.AddFrameBus();
+        builder.AddInstanceRegistry();
+        IReadOnlyList<string> roleNames = [.. RoleNames.All.Where((_, i) => roles.HasFlag((Roles)(1 << i)))];
+        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<InstanceRegistrationService>(sp, roleNames));
 
         // Hosted services stop in reverse order of registration: capture first, then processing (which drains the
         // frames queue), then the store (which drains results and lifecycle events). Nothing is left behind unrecorded.
@@ -85,6 +94,7 @@ public static class DetektorApp
         if (roles.HasFlag(Roles.Api))
         {
             app.MapDetektorApi();
+            app.MapDiscovery();
         }
 
         return app;
