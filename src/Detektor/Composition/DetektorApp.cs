@@ -7,6 +7,7 @@ using Detektor.Hosting;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
 using Detektor.Storage;
+using Detektor.Web;
 
 namespace Detektor.Composition;
 
@@ -76,6 +77,7 @@ public static class DetektorApp
         {
             builder.AddDetectionRuntime();
             builder.AddDetektorApi();
+            builder.AddDetektorWeb();
         }
 
         configure?.Invoke(builder);
@@ -85,6 +87,7 @@ public static class DetektorApp
         if (roles.HasFlag(Roles.Api))
         {
             app.MapDetektorApi();
+            app.MapDetektorWeb();
         }
 
         return app;

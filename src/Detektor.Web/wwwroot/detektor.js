@@ -1,0 +1,68 @@
+// Detektor UI: local times, live camera images, polling refresh. No framework, no build step.
+"use strict";
+
+(function () {
+  // Shows every <time datetime="ISO"> in the user's own time zone.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d.getTime())) { return; }
+      el.title = el.getAttribute("datetime");
+      el.textContent = el.dataset.local === "date"
+        ? d.toLocaleDateString()
+        : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+    });
+  }
+
+  // Reloads each <img data-live="URL"> every data-live-ms, swapping only once the next image has loaded (no flicker).
+  function liveImages() {
+    document.querySelectorAll("img[data-live]").forEach(function (img) {
+      var period = parseInt(img.dataset.liveMs || "1000", 10);
+      var busy = false;
+      setInterval(function () {
+        if (busy || document.hidden) { return; }
+        busy = true;
+        var next = new Image();
+        var url = img.dataset.live + (img.dataset.live.indexOf("?") < 0 ? "?" : "&") + "t=" + Date.now();
+        next.onload = function () { img.src = next.src; img.classList.remove("stale"); busy = false; };
+        next.onerror = function () { img.classList.add("stale"); busy = false; };
+        next.src = url;
+      }, period);
+    });
+  }
+
+  // Polls the page itself every data-refresh ms and replaces each [data-part][id] with its new content.
+  function refreshParts() {
+    var holder = document.querySelector("[data-refresh]");
+    if (!holder) { return; }
+    var period = parseInt(holder.dataset.refresh, 10);
+    var busy = false;
+    setInterval(function () {
+      if (busy || document.hidden) { return; }
+      busy = true;
+      fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          document.querySelectorAll("[data-part][id]").forEach(function (el) {
+            var fresh = doc.getElementById(el.id);
+            if (fresh) { el.innerHTML = fresh.innerHTML; localTimes(el); }
+          });
+        })
+        .catch(function () { /* keep the last content; the next tick tries again */ })
+        .finally(function () { busy = false; });
+    }, period);
+  }
+
+  function start() {
+    localTimes(document);
+    liveImages();
+    refreshParts();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
