@@ -16,6 +16,7 @@ public static class DetektorCli
         root.Subcommands.Add(HealthCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(SecurityCommand.Create());
         return root;
     }
 }

@@ -8,6 +8,7 @@ using Detektor.Processing;
 using Detektor.Processing.Processors;
 using Detektor.Storage;
 using Detektor.Web;
+using Detektor.Web.Security;
 
 namespace Detektor.Composition;
 
@@ -78,6 +79,7 @@ public static class DetektorApp
             builder.AddDetectionRuntime();
             builder.AddDetektorApi();
             builder.AddDetektorWeb();
+            builder.AddDetektorSecurity();
         }
 
         configure?.Invoke(builder);
@@ -86,6 +88,7 @@ public static class DetektorApp
         app.MapDefaultEndpoints();
         if (roles.HasFlag(Roles.Api))
         {
+            app.UseDetektorSecurity();
             app.MapDetektorApi();
             app.MapDetektorWeb();
         }
