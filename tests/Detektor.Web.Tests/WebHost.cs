@@ -27,7 +27,15 @@ public sealed class WebHost(IReadOnlyDictionary<string, string?> settings, strin
     /// <summary>Settings of a host with no camera and detection off, for HTTP tests.</summary>
     public static Dictionary<string, string?> NoCamera() => new()
     {
-        ["Detektor:Capture:DemoUrl"] = string.Empty,
+        ["Detektor:Capture:DemoCamera"] = "false",
+        ["Detektor:Hosting:JsonLogs"] = "false",
+        ["Detektor:Detection:Enabled"] = "false",
+        ["Detektor:Storage:FlushIntervalMs"] = "0",
+    };
+
+    /// <summary>Settings of a host with the demo camera on real footage (vtest.mp4) and detection off.</summary>
+    public static Dictionary<string, string?> DemoCamera() => new()
+    {
         ["Detektor:Hosting:JsonLogs"] = "false",
         ["Detektor:Detection:Enabled"] = "false",
         ["Detektor:Storage:FlushIntervalMs"] = "0",
