@@ -1,5 +1,6 @@
 using Detektor.Api.Cameras;
 using Detektor.Api.Echo;
+using Detektor.Api.Events;
 using Detektor.Api.Frames;
 using Detektor.Api.Http;
 using Detektor.Api.Inference;
@@ -29,6 +30,7 @@ public static class ApiExtensions
         app.MapStats();
         app.MapFrameLeases();
         app.MapBus();
+        app.MapEvents();
         app.MapCameras();
         app.MapInference();
         app.MapEcho();

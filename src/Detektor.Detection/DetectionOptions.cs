@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Detektor.Detection;
 
@@ -121,6 +122,10 @@ public sealed class DetectionOptions
     [Range(1, 200_000_000)]
     public long MaxImagePixels { get; set; } = 40_000_000;
 
+    /// <summary>The tracker: stable ids across frames and tracked-object events (<c>Detektor:Detection:Tracking</c>).</summary>
+    [ValidateObjectMembers]
+    public TrackingOptions Tracking { get; set; } = new();
+
     /// <summary>Per camera (by camera name): labels, minimum scores, detect fps, motion threshold.</summary>
     public Dictionary<string, CameraDetectionOptions> Cameras { get; set; } = new(StringComparer.Ordinal);
 
@@ -149,4 +154,64 @@ public sealed class CameraDetectionOptions
 
     /// <summary>Faces for this camera.</summary>
     public bool? Faces { get; set; }
+
+    /// <summary>Labels tracked (turned into events) for this camera; unset: <see cref="TrackingOptions.Labels"/>.</summary>
+    public List<string>? TrackLabels { get; set; }
+
+    /// <summary>Minimum score of a detection that starts a track on this camera; unset: <see cref="TrackingOptions.MinScore"/>.</summary>
+    public double? TrackMinScore { get; set; }
+}
+
+/// <summary>
+/// The tracker (<c>Detektor:Detection:Tracking</c>): matches each frame's boxes to the objects already followed (IoU on the
+/// position predicted from their motion), gives them stable ids, and emits <c>entered</c> (confirmed after
+/// <see cref="MinHits"/> frames), <c>updated</c> (a better view: higher score, new best snapshot) and <c>left</c> (not seen for
+/// <see cref="LeftAfterSeconds"/>) events with a JPEG snapshot of the best view, box drawn.
+/// </summary>
+public sealed class TrackingOptions
+{
+    /// <summary>Track objects and emit events. Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Labels that are tracked (others keep their per-frame detections only). Default: people, vehicles and pets.</summary>
+    public List<string> Labels { get; set; } = ["person", "bicycle", "car", "motorcycle", "bus", "truck", "dog", "cat"];
+
+    /// <summary>A detection starts (or confirms) a track only at this score or above. Default 0.4.</summary>
+    [Range(0.01, 1.0)]
+    public double MinScore { get; set; } = 0.4;
+
+    /// <summary>A box belongs to a track when it overlaps the track's predicted box at least this much (IoU). Default 0.25.</summary>
+    [Range(0.01, 1.0)]
+    public double IouThreshold { get; set; } = 0.25;
+
+    /// <summary>Frames an object must be seen in before it is reported as entered. Default 3.</summary>
+    [Range(1, 100)]
+    public int MinHits { get; set; } = 3;
+
+    /// <summary>An object not seen for this long (capture time) has left. Default 3 s.</summary>
+    [Range(0.1, 3600.0)]
+    public double LeftAfterSeconds { get; set; } = 3;
+
+    /// <summary>An <c>updated</c> event needs a score at least this much above the last reported one. Default 0.05.</summary>
+    [Range(0.0, 1.0)]
+    public double UpdateScoreStep { get; set; } = 0.05;
+
+    /// <summary>At most one <c>updated</c> event (and snapshot) per object per this many seconds. Default 2 s.</summary>
+    [Range(0.0, 3600.0)]
+    public double UpdateMinIntervalSeconds { get; set; } = 2;
+
+    /// <summary>At most this many objects followed per camera; more are not tracked (counted). Default 64.</summary>
+    [Range(1, 10_000)]
+    public int MaxTracksPerCamera { get; set; } = 64;
+
+    /// <summary>Where best snapshots are written. Default <c>{data-dir}/snapshots</c>.</summary>
+    public string? SnapshotsDirectory { get; set; }
+
+    /// <summary>JPEG quality of snapshots (1–100). Default 85.</summary>
+    [Range(1, 100)]
+    public int SnapshotQuality { get; set; } = 85;
+
+    /// <summary>At most this many supporting frame ids are listed per event. Default 50.</summary>
+    [Range(1, 10_000)]
+    public int MaxFramesPerEvent { get; set; } = 50;
 }

@@ -3,6 +3,7 @@ using Detektor.Detection.Detectors;
 using Detektor.Detection.Gpu;
 using Detektor.Detection.Processors;
 using Detektor.Detection.Telemetry;
+using Detektor.Detection.Tracking;
 using Detektor.Processing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,6 +29,7 @@ public static class DetectionServiceCollectionExtensions
         builder.Services.TryAddSingleton(sp => new GpuMonitor(
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<DetectionOptions>>().Value.GpuPollSeconds)));
         builder.Services.TryAddSingleton<DetectionTelemetry>();
+        builder.Services.TryAddSingleton<SnapshotStore>();
         if (builder.Services.Any(d => d.ServiceType == typeof(DetectorRuntime)))
         {
             return builder;
@@ -44,8 +46,9 @@ public static class DetectionServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces (nothing when
-    /// <c>Detektor:Detection:Enabled</c> is false; faces only when <c>FacesEnabled</c>).
+    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces, tracker (nothing
+    /// when <c>Detektor:Detection:Enabled</c> is false; faces only when <c>FacesEnabled</c>; the tracker only when
+    /// <c>Tracking:Enabled</c>).
     /// </summary>
     public static IHostApplicationBuilder AddDetectionProcessors(this IHostApplicationBuilder builder)
     {
@@ -62,6 +65,11 @@ public static class DetectionServiceCollectionExtensions
         if (section.GetValue(nameof(DetectionOptions.FacesEnabled), true))
         {
             builder.AddFrameProcessor<FaceDetectionProcessor>();
+        }
+
+        if (section.GetSection(nameof(DetectionOptions.Tracking)).GetValue(nameof(TrackingOptions.Enabled), true))
+        {
+            builder.AddFrameProcessor<TrackerProcessor>();
         }
 
         return builder;

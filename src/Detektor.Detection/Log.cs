@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "Model {Model}: {Outcome}")]
     public static partial void ModelPulled(ILogger logger, string model, string outcome);
+
+    [LoggerMessage(EventId = 5008, Level = LogLevel.Warning, Message = "Snapshot of tracked object {ObjectId} on camera {Camera} could not be written: {Error}")]
+    public static partial void SnapshotFailed(ILogger logger, string camera, string objectId, string error);
 }

@@ -11,6 +11,15 @@ public static class FrameSource
     public static RgbImage VideoFrame(string footage, double seconds, int width, int height) =>
         Ffmpeg(width, height, "-ss", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", Footage.Get(footage));
 
+    /// <summary><paramref name="count"/> consecutive frames of <paramref name="footage"/> from <paramref name="seconds"/> on, rgb24.</summary>
+    public static List<RgbImage> VideoFrames(string footage, double seconds, int count, int width, int height)
+    {
+        var bytes = Run(count, width, height, "-ss", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", Footage.Get(footage));
+        var size = width * height * 3;
+        Assert.True(bytes.Length == size * count, $"ffmpeg gave {bytes.Length} bytes for {count} frames of {size}");
+        return [.. Enumerable.Range(0, count).Select(i => new RgbImage(width, height, bytes.AsSpan(i * size, size).ToArray()))];
+    }
+
     /// <summary>One frame of ffmpeg's <c>testsrc2</c> pattern (colour bars, a counter, no objects).</summary>
     public static RgbImage TestPattern(int width, int height) =>
         Ffmpeg(width, height, "-f", "lavfi", "-i", $"testsrc2=size={width}x{height}:rate=10");
@@ -19,20 +28,27 @@ public static class FrameSource
 
     private static RgbImage Ffmpeg(int width, int height, params string[] input)
     {
+        var bytes = Run(1, width, height, input);
+        Assert.True(bytes.Length == width * height * 3, $"ffmpeg gave {bytes.Length} bytes");
+        return new RgbImage(width, height, bytes);
+    }
+
+    private static byte[] Run(int frames, int width, int height, params string[] input)
+    {
         var ffmpeg = RequiredTool.Find("ffmpeg");
         var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-hide_banner", "-loglevel", "error" }.Concat(input).Concat(["-frames:v", "1", "-s", $"{width}x{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]))
+        var output = new[] { "-frames:v", frames.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", $"{width}x{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1" };
+        foreach (var arg in new[] { "-hide_banner", "-loglevel", "error" }.Concat(input).Concat(output))
         {
             start.ArgumentList.Add(arg);
         }
 
         using var process = Process.Start(start)!;
-        using var output = new MemoryStream();
+        using var buffer = new MemoryStream();
         var stderr = process.StandardError.ReadToEndAsync();
-        process.StandardOutput.BaseStream.CopyTo(output);
+        process.StandardOutput.BaseStream.CopyTo(buffer);
         process.WaitForExit();
-        var bytes = output.ToArray();
-        Assert.True(bytes.Length == width * height * 3, $"ffmpeg gave {bytes.Length} bytes: {stderr.Result}");
-        return new RgbImage(width, height, bytes);
+        Assert.True(process.ExitCode == 0, $"ffmpeg failed: {stderr.Result}");
+        return buffer.ToArray();
     }
 }

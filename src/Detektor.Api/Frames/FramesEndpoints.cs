@@ -81,12 +81,7 @@ public static class FramesEndpoints
             errors.Add("to", "must be later than from.");
         }
 
-        var limit = DefaultLimit;
-        if (QueryParameters.One(q, "limit", errors) is { } limitText &&
-            (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > FrameQuery.MaxLimit))
-        {
-            errors.Add("limit", $"must be a whole number from 1 to {FrameQuery.MaxLimit}.");
-        }
+        var limit = QueryParameters.WholeNumber(q, "limit", DefaultLimit, 1, FrameQuery.MaxLimit, errors);
 
         var cursor = QueryParameters.One(q, "cursor", errors);
         if (cursor is not null && !FrameId.TryParse(cursor, out _, out var cursorError))

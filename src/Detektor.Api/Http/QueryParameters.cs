@@ -37,6 +37,23 @@ public static class QueryParameters
         return value;
     }
 
+    /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>], or <paramref name="fallback"/> when absent.</summary>
+    public static int WholeNumber(IQueryCollection query, string name, int fallback, int min, int max, FieldErrors errors)
+    {
+        if (One(query, name, errors) is not { } text)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            errors.Add(name, string.Create(CultureInfo.InvariantCulture, $"must be a whole number from {min} to {max}."));
+            return fallback;
+        }
+
+        return value;
+    }
+
     /// <summary>An ISO 8601 date and time between 1970 and 9998 (UTC when no offset is given).</summary>
     public static DateTimeOffset? Time(string? text, string field, FieldErrors errors)
     {

@@ -16,7 +16,14 @@ public sealed class KeyedDataAnnotationsValidator<TOptions>(string section) : IV
     public ValidateOptionsResult Validate(string? name, TOptions options)
     {
         var failures = new List<string>();
-        foreach (var property in typeof(TOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        ValidateMembers(options, section, failures);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Checks every property's attributes; descends into properties marked <see cref="ValidateObjectMembersAttribute"/>.</summary>
+    private static void ValidateMembers(object options, string prefix, List<string> failures)
+    {
+        foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
             if (!property.CanRead || property.GetIndexParameters().Length > 0)
             {
@@ -28,12 +35,15 @@ public sealed class KeyedDataAnnotationsValidator<TOptions>(string section) : IV
             {
                 if (!attribute.IsValid(value))
                 {
-                    failures.Add($"{section}:{property.Name}: {Describe(attribute, value, property.Name)}");
+                    failures.Add($"{prefix}:{property.Name}: {Describe(attribute, value, property.Name)}");
                 }
             }
-        }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+            if (value is not null && property.IsDefined(typeof(ValidateObjectMembersAttribute), inherit: true))
+            {
+                ValidateMembers(value, $"{prefix}:{property.Name}", failures);
+            }
+        }
     }
 
     private static string Describe(ValidationAttribute attribute, object? value, string member) => attribute switch

@@ -47,5 +47,8 @@ public sealed class FrameResult
 
     public IReadOnlyList<Detection> Detections { get; init; } = [];
 
+    /// <summary>Tracked-object events the tracker emitted while handling this frame (entered, updated, left).</summary>
+    public IReadOnlyList<TrackEvent> TrackEvents { get; init; } = [];
+
     public required DateTimeOffset CompletedAt { get; init; }
 }

@@ -22,6 +22,9 @@ public sealed class DetectionTelemetry : IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _detections;
+    private readonly Counter<long> _trackEvents;
+    private readonly Counter<long> _snapshotFailures;
+    private Func<IEnumerable<(string Camera, int Count)>>? _tracks;
 
     public DetectionTelemetry(IMeterFactory meterFactory, GpuMonitor gpu)
     {
@@ -30,6 +33,9 @@ public sealed class DetectionTelemetry : IDisposable
             "detektor.detection.duration", "s", "Time of one detection step (preprocess, inference, postprocess) per frame or image.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _detections = _meter.CreateCounter<long>("detektor.detection.detections", "{detection}", "Things found, by detector and label.");
+        _trackEvents = _meter.CreateCounter<long>("detektor.tracker.events", "{event}", "Tracked-object events emitted, by type (entered, updated, left) and label.");
+        _snapshotFailures = _meter.CreateCounter<long>("detektor.tracker.snapshot_failures", "{snapshot}", "Best snapshots that could not be written (disk full, permissions).");
+        _meter.CreateObservableGauge("detektor.tracker.objects", ObserveTracks, "{object}", "Objects being followed now (confirmed tracks), by camera.");
         _meter.CreateObservableGauge("detektor.gpu.utilization", () => Gpu(gpu, r => r.UtilizationPercent), "%", "GPU utilisation (NVML), when a GPU is present.");
         _meter.CreateObservableGauge("detektor.gpu.memory.used", () => Gpu(gpu, r => (double)r.MemoryUsedBytes), "By", "GPU memory in use (NVML), when a GPU is present.");
         _meter.CreateObservableGauge("detektor.gpu.temperature", () => Gpu(gpu, r => r.TemperatureCelsius), "Cel", "GPU temperature (NVML), when a GPU is present.");
@@ -42,6 +48,27 @@ public sealed class DetectionTelemetry : IDisposable
         _duration.Record(timing.Preprocess.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "preprocess"));
         _duration.Record(timing.Inference.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "inference"));
         _duration.Record(timing.Postprocess.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "postprocess"));
+    }
+
+    /// <summary>Where <c>detektor.tracker.objects</c> reads the confirmed tracks per camera (set by the tracker).</summary>
+    public void ObserveTracks(Func<IEnumerable<(string Camera, int Count)>> tracks) => _tracks = tracks;
+
+    public void TrackEvent(Core.Messages.TrackEventType type, string label) =>
+        _trackEvents.Add(1, new KeyValuePair<string, object?>("tracker.event", type switch
+        {
+            Core.Messages.TrackEventType.Entered => "entered",
+            Core.Messages.TrackEventType.Updated => "updated",
+            _ => "left",
+        }), new KeyValuePair<string, object?>(LabelTag, label));
+
+    public void SnapshotFailed() => _snapshotFailures.Add(1);
+
+    private IEnumerable<Measurement<int>> ObserveTracks()
+    {
+        foreach (var (camera, count) in _tracks?.Invoke() ?? [])
+        {
+            yield return new Measurement<int>(count, new KeyValuePair<string, object?>(SemanticAttributes.CameraId, camera));
+        }
     }
 
     public void Found(string detector, string label) =>

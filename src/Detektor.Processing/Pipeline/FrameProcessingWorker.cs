@@ -146,6 +146,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                 (outcome, reason) = await RunProcessorAsync(i, context, parent, stoppingToken);
                 if (outcome != FrameOutcome.Processed)
                 {
+                    await ObserveUnprocessedAsync(i + 1, context, stoppingToken);
                     break;
                 }
             }
@@ -156,6 +157,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                 Outcome = outcome,
                 Reason = reason,
                 Detections = context.HasDetections ? context.Detections : [],
+                TrackEvents = context.HasTrackEvents ? context.TrackEvents : [],
                 CompletedAt = _time.GetUtcNow(),
             };
             message.Release();
@@ -179,6 +181,29 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         finally
         {
             _telemetry.InFlight(-1);
+        }
+    }
+
+    /// <summary>Shows a frame the chain stopped on to the later processors that keep state across frames.</summary>
+    private async Task ObserveUnprocessedAsync(int from, FrameContext context, CancellationToken stoppingToken)
+    {
+        for (var j = from; j < _processors.Length; j++)
+        {
+            var processor = _processors[j];
+            if (!processor.ObservesUnprocessedFrames)
+            {
+                continue;
+            }
+
+            try
+            {
+                context.Activity = null;
+                await processor.ObserveUnprocessedAsync(context, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                Log.ObserverFailed(_logger, processor.Name, context.Metadata.FrameId.ToString(), SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message}"));
+            }
         }
     }
 
@@ -351,5 +376,8 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
 
         [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Recorded {Count} queued frames as dropped (shutdown)")]
         public static partial void DrainedAtShutdown(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "Processor {Processor} failed observing the unprocessed frame {FrameId}: {Error}")]
+        public static partial void ObserverFailed(ILogger logger, string processor, string frameId, string error);
     }
 }

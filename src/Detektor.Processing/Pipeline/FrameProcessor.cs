@@ -24,6 +24,19 @@ public abstract class FrameProcessor
     /// <see cref="ProcessorResult.Skip"/> with a reason to stop the chain on purpose. Throw to fail (the pipeline retries).
     /// </summary>
     public abstract ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True for processors that keep state across frames (a tracker): they are shown, through
+    /// <see cref="ObserveUnprocessedAsync"/>, the frames an earlier processor skipped or that failed, so that time passes
+    /// for them too (an object that stops moving behind a motion gate still leaves).
+    /// </summary>
+    public virtual bool ObservesUnprocessedFrames => false;
+
+    /// <summary>
+    /// Sees a frame that did not reach this processor (skipped or failed earlier in the chain). No span, no lifecycle
+    /// events, no retries; an exception is logged and otherwise ignored. It may add <see cref="FrameContext.TrackEvents"/>.
+    /// </summary>
+    public virtual ValueTask ObserveUnprocessedAsync(FrameContext frame, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 public enum ProcessorResultKind
@@ -68,6 +81,13 @@ public sealed class FrameContext
     internal bool HasDetections => _detections is { Count: > 0 };
 
     internal int DetectionCount => _detections?.Count ?? 0;
+
+    /// <summary>Tracked-object events produced for this frame; they travel on its result to the store.</summary>
+    public List<TrackEvent> TrackEvents => _trackEvents ??= [];
+
+    internal bool HasTrackEvents => _trackEvents is { Count: > 0 };
+
+    private List<TrackEvent>? _trackEvents;
 
     /// <summary>Free-form state shared along the chain for this frame.</summary>
     public Dictionary<string, object?> Items => _items ??= new Dictionary<string, object?>(StringComparer.Ordinal);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
 
 namespace Detektor.Storage.Abstractions;
 
@@ -241,7 +242,7 @@ public sealed class BatchProjection
                 BestFrameId = t.FrameId;
             }
 
-            Left |= t.Type == TrackedObjectEventType.Left;
+            Left |= t.Type == TrackEventType.Left;
         }
 
         public string State => Left ? "left" : "active";

@@ -34,6 +34,12 @@ public interface IEventStore
     /// <summary>Per-interval counts and latency percentiles, from the per-minute stats projection.</summary>
     Task<IReadOnlyList<StatsBucket>> GetStatsAsync(StatsQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Tracked objects seen in a time range (first seen before <c>To</c>, last seen at or after <c>From</c>), newest first
+    /// (by first seen, then object id), optionally of one camera and label; keyset paging.
+    /// </summary>
+    Task<TrackedObjectPage> QueryTrackedObjectsAsync(TrackedObjectQuery query, CancellationToken cancellationToken = default);
+
     /// <summary>A tracked object with its events in time order, or null when unknown.</summary>
     Task<TrackedObjectHistory?> GetTrackedObjectAsync(string objectId, CancellationToken cancellationToken = default);
 

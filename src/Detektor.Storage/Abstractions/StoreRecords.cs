@@ -1,6 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
 
 namespace Detektor.Storage.Abstractions;
 
@@ -86,34 +88,27 @@ public sealed record StatsBucket(
 public sealed record LatencySummary(long Count, double? MeanMs, double? MaxMs, double? P50Ms, double? P90Ms, double? P99Ms);
 
 /// <summary>What a tracker reports about an object: it entered the scene, was seen again, or left.</summary>
-public enum TrackedObjectEventType
-{
-    Entered,
-    Updated,
-    Left,
-}
-
 public static class TrackedObjectEventTypes
 {
-    public static string ToWireName(this TrackedObjectEventType type) => type switch
+    public static string ToWireName(this TrackEventType type) => type switch
     {
-        TrackedObjectEventType.Entered => "entered",
-        TrackedObjectEventType.Updated => "updated",
+        TrackEventType.Entered => "entered",
+        TrackEventType.Updated => "updated",
         _ => "left",
     };
 
-    public static bool TryParse(string? name, out TrackedObjectEventType type)
+    public static bool TryParse(string? name, out TrackEventType type)
     {
         switch (name)
         {
             case "entered":
-                type = TrackedObjectEventType.Entered;
+                type = TrackEventType.Entered;
                 return true;
             case "updated":
-                type = TrackedObjectEventType.Updated;
+                type = TrackEventType.Updated;
                 return true;
             case "left":
-                type = TrackedObjectEventType.Left;
+                type = TrackEventType.Left;
                 return true;
             default:
                 type = default;
@@ -127,7 +122,7 @@ public sealed record TrackedObjectEvent(
     Guid EventId,
     string ObjectId,
     string CameraId,
-    TrackedObjectEventType Type,
+    TrackEventType Type,
     DateTimeOffset Time,
     string? FrameId,
     string? TraceId,
@@ -148,6 +143,54 @@ public sealed record TrackedObject(
     string? BestFrameId,
     string State,
     int EventCount);
+
+/// <summary>A filter over tracked objects; <see cref="Cursor"/> continues after the last object of a page.</summary>
+public sealed record TrackedObjectQuery(
+    string? CameraId = null,
+    string? Label = null,
+    DateTimeOffset? From = null,
+    DateTimeOffset? To = null,
+    int Limit = 50,
+    TrackedObjectCursor? Cursor = null)
+{
+    public const int MaxLimit = 500;
+}
+
+/// <summary>A page of tracked objects and the cursor of the next one (null on the last page).</summary>
+public sealed record TrackedObjectPage(IReadOnlyList<TrackedObject> Items, TrackedObjectCursor? Next)
+{
+    /// <summary>A page from up to <paramref name="limit"/> + 1 rows: the extra row only says there is a next page.</summary>
+    public static TrackedObjectPage From(List<TrackedObject> rows, int limit)
+    {
+        if (rows.Count <= limit)
+        {
+            return new TrackedObjectPage(rows, null);
+        }
+
+        rows.RemoveRange(limit, rows.Count - limit);
+        return new TrackedObjectPage(rows, new TrackedObjectCursor(rows[^1].FirstSeen, rows[^1].ObjectId));
+    }
+}
+
+/// <summary>Keyset position in the tracked-object list: (first seen, object id) of the last object of a page; text <c>{µs}_{id}</c>.</summary>
+public sealed record TrackedObjectCursor(DateTimeOffset FirstSeen, string ObjectId)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{FrameTimes.ToMicros(FirstSeen)}_{ObjectId}");
+
+    public static bool TryParse(string? text, [NotNullWhen(true)] out TrackedObjectCursor? cursor)
+    {
+        cursor = null;
+        var underscore = text?.IndexOf('_', StringComparison.Ordinal) ?? -1;
+        if (underscore <= 0 || underscore == text!.Length - 1
+            || !long.TryParse(text.AsSpan(0, underscore), NumberStyles.None, CultureInfo.InvariantCulture, out var micros))
+        {
+            return false;
+        }
+
+        cursor = new TrackedObjectCursor(FrameTimes.FromMicros(micros), text[(underscore + 1)..]);
+        return true;
+    }
+}
 
 public sealed record TrackedObjectHistory(TrackedObject Tracked, IReadOnlyList<TrackedObjectEvent> Events);
 
@@ -203,4 +246,47 @@ public static class FrameTimes
     /// <summary>The start of the minute that holds <paramref name="time"/> (UTC).</summary>
     public static DateTimeOffset Minute(DateTimeOffset time) =>
         new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+}
+
+/// <summary>The tracker's <see cref="TrackEvent"/> as the store keeps it.</summary>
+public static class TrackedObjectEvents
+{
+    public static TrackedObjectEvent From(TrackEvent e, string cameraId) => new(
+        e.EventId,
+        e.ObjectId,
+        cameraId,
+        e.Type,
+        e.Time,
+        e.FrameId,
+        e.TraceId,
+        e.Label,
+        e.Score,
+        e.SnapshotPath,
+        Data(e));
+
+    /// <summary><c>{"box":{"x","y","width","height"},"frames":[…]}</c>: where the object was, and the frames behind the event.</summary>
+    private static string Data(TrackEvent e)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("box");
+            json.WriteNumber("x", Math.Round(e.Box.X, 1));
+            json.WriteNumber("y", Math.Round(e.Box.Y, 1));
+            json.WriteNumber("width", Math.Round(e.Box.Width, 1));
+            json.WriteNumber("height", Math.Round(e.Box.Height, 1));
+            json.WriteEndObject();
+            json.WriteStartArray("frames");
+            foreach (var frame in e.Frames)
+            {
+                json.WriteStringValue(frame);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 }

@@ -56,6 +56,9 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
     private const string EventColumns = "event_id, frame_id, camera_id, type, time, stage, service, trace_id, span_id, duration_us, reason, data";
     private const string EventCopyColumns = EventColumns + ", frame_time";
     private const string DetectionColumns = "stored_event_id, ordinal, frame_id, camera_id, frame_time, time, label, confidence, x, y, w, h, source, track_id";
+    private const string ObjectColumns =
+        "object_id, camera_id, label, first_seen, last_seen, best_score, best_snapshot_path, best_frame_id, state, event_count";
+
     private const string TrackColumns = "event_id, object_id, camera_id, type, time, frame_id, trace_id, label, score, snapshot_path, data";
     private const long MigrationLockKey = 0x44_45_54_45_4B_54_4F_52; // "DETEKTOR"
 
@@ -367,6 +370,63 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
         return builder.Build();
     }
 
+    public async Task<TrackedObjectPage> QueryTrackedObjectsAsync(TrackedObjectQuery query, CancellationToken cancellationToken = default)
+    {
+        var limit = Math.Clamp(query.Limit, 1, TrackedObjectQuery.MaxLimit);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var sql = new StringBuilder($"SELECT {ObjectColumns} FROM tracked_objects WHERE true");
+        void Add(string condition, object value)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+            sql.Append(" AND ").Append(condition.Replace("$?", "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        }
+
+        if (query.CameraId is not null)
+        {
+            Add("camera_id = $?", query.CameraId);
+        }
+
+        if (query.Label is not null)
+        {
+            Add("label = $?", query.Label);
+        }
+
+        if (query.From is { } from)
+        {
+            Add("last_seen >= $?", from.ToUniversalTime());
+        }
+
+        if (query.To is { } to)
+        {
+            Add("first_seen < $?", to.ToUniversalTime());
+        }
+
+        if (query.Cursor is { } cursor)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.FirstSeen.ToUniversalTime() });
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.ObjectId });
+            var n = command.Parameters.Count;
+            sql.Append(CultureInfo.InvariantCulture, $" AND (first_seen, object_id) < (${n - 1}, ${n})");
+        }
+
+        command.Parameters.Add(new NpgsqlParameter { Value = limit + 1 });
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY first_seen DESC, object_id DESC LIMIT ${command.Parameters.Count};");
+        command.CommandText = sql.ToString();
+        var rows = new List<TrackedObject>(Math.Min(limit + 1, 256));
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            rows.Add(ReadObject(r));
+        }
+
+        return TrackedObjectPage.From(rows, limit);
+    }
+
+    private static TrackedObject ReadObject(NpgsqlDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetFieldValue<DateTimeOffset>(4),
+        r.GetFloat(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetInt32(9));
+
     public async Task<TrackedObjectHistory?> GetTrackedObjectAsync(string objectId, CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
@@ -374,10 +434,7 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
         {
             BatchCommands =
             {
-                Command("""
-                    SELECT object_id, camera_id, label, first_seen, last_seen, best_score, best_snapshot_path, best_frame_id, state, event_count
-                    FROM tracked_objects WHERE object_id = $1;
-                    """, objectId),
+                Command($"SELECT {ObjectColumns} FROM tracked_objects WHERE object_id = $1;", objectId),
                 Command($"SELECT {TrackColumns} FROM tracked_object_events WHERE object_id = $1 ORDER BY time, event_id;", objectId),
             },
         };
@@ -387,9 +444,7 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
             return null;
         }
 
-        var tracked = new TrackedObject(
-            r.GetString(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetFieldValue<DateTimeOffset>(4),
-            r.GetFloat(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetInt32(9));
+        var tracked = ReadObject(r);
         await r.NextResultAsync(cancellationToken);
         var events = new List<TrackedObjectEvent>();
         while (await r.ReadAsync(cancellationToken))

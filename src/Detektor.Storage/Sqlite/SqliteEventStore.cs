@@ -15,6 +15,9 @@ namespace Detektor.Storage.Sqlite;
 public sealed class SqliteEventStore : IEventStore, IDisposable
 {
     private const string EventColumns = "event_id, frame_id, camera_id, type, time_us, stage, service, trace_id, span_id, duration_us, reason, data";
+    private const string ObjectColumns =
+        "object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count";
+
     private const string TrackColumns = "event_id, object_id, camera_id, type, time_us, frame_id, trace_id, label, score, snapshot_path, data";
     private const int DeleteChunk = 10_000;
 
@@ -356,23 +359,68 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         return builder.Build();
     }
 
+    public async Task<TrackedObjectPage> QueryTrackedObjectsAsync(TrackedObjectQuery query, CancellationToken cancellationToken = default)
+    {
+        var limit = Math.Clamp(query.Limit, 1, TrackedObjectQuery.MaxLimit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var sql = new StringBuilder($"SELECT {ObjectColumns} FROM tracked_objects WHERE 1 = 1");
+        if (query.CameraId is not null)
+        {
+            sql.Append(" AND camera_id = $camera");
+            command.Parameters.AddWithValue("$camera", query.CameraId);
+        }
+
+        if (query.Label is not null)
+        {
+            sql.Append(" AND label = $label");
+            command.Parameters.AddWithValue("$label", query.Label);
+        }
+
+        if (query.From is { } from)
+        {
+            sql.Append(" AND last_seen_us >= $from");
+            command.Parameters.AddWithValue("$from", FrameTimes.ToMicros(from));
+        }
+
+        if (query.To is { } to)
+        {
+            sql.Append(" AND first_seen_us < $to");
+            command.Parameters.AddWithValue("$to", FrameTimes.ToMicros(to));
+        }
+
+        if (query.Cursor is { } cursor)
+        {
+            sql.Append(" AND (first_seen_us < $cursorTime OR (first_seen_us = $cursorTime AND object_id < $cursorId))");
+            command.Parameters.AddWithValue("$cursorTime", FrameTimes.ToMicros(cursor.FirstSeen));
+            command.Parameters.AddWithValue("$cursorId", cursor.ObjectId);
+        }
+
+        sql.Append(" ORDER BY first_seen_us DESC, object_id DESC LIMIT $limit;");
+        command.Parameters.AddWithValue("$limit", limit + 1);
+        command.CommandText = sql.ToString();
+        var rows = new List<TrackedObject>(Math.Min(limit + 1, 256));
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            rows.Add(ReadObject(r));
+        }
+
+        return TrackedObjectPage.From(rows, limit);
+    }
+
     public async Task<TrackedObjectHistory?> GetTrackedObjectAsync(string objectId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
         TrackedObject? tracked = null;
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = """
-                SELECT object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count
-                FROM tracked_objects WHERE object_id = $id;
-                """;
+            command.CommandText = $"SELECT {ObjectColumns} FROM tracked_objects WHERE object_id = $id;";
             command.Parameters.AddWithValue("$id", objectId);
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             if (await r.ReadAsync(cancellationToken))
             {
-                tracked = new TrackedObject(
-                    r.GetString(0), r.GetString(1), r.GetString(2), FrameTimes.FromMicros(r.GetInt64(3)), FrameTimes.FromMicros(r.GetInt64(4)),
-                    r.GetFloat(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetInt32(9));
+                tracked = ReadObject(r);
             }
         }
 
@@ -530,6 +578,10 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             Data = r.IsDBNull(11) ? null : r.GetString(11),
         };
     }
+
+    private static TrackedObject ReadObject(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), FrameTimes.FromMicros(r.GetInt64(3)), FrameTimes.FromMicros(r.GetInt64(4)),
+        r.GetFloat(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetInt32(9));
 
     private static TrackedObjectEvent ReadTrack(SqliteDataReader r)
     {

@@ -190,6 +190,7 @@ public sealed class EventStoreWriter : PipelineWorker
     {
         var events = new List<FrameEvent>(deliveries.Count);
         var detections = new List<DetectionRecord>();
+        List<TrackedObjectEvent>? tracks = null;
         var now = _time.GetUtcNow();
         foreach (var delivery in deliveries)
         {
@@ -224,9 +225,14 @@ public sealed class EventStoreWriter : PipelineWorker
                         d.Source, d.TrackId, stored.EventId));
                 }
             }
+
+            foreach (var t in result.TrackEvents)
+            {
+                (tracks ??= []).Add(TrackedObjectEvents.From(t, metadata.CameraId));
+            }
         }
 
-        return new StoreBatch(events, detections);
+        return new StoreBatch(events, detections, tracks);
     }
 
     private static string OutcomeName(FrameOutcome outcome) => outcome switch

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Detektor.Core.Lifecycle;
+using Detektor.Core.Messages;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
 using Detektor.Storage.Tests.Support;
@@ -360,15 +361,15 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
         var sut = await NewStoreAsync();
         var t = TestFrames.Now().AddMinutes(-8);
         var frame = TestFrames.Frame("front", t, 1);
-        TrackedObjectEvent Track(TrackedObjectEventType type, int second, float score, string label, string? snapshot) =>
+        TrackedObjectEvent Track(TrackEventType type, int second, float score, string label, string? snapshot) =>
             new(Guid.CreateVersion7(t.AddSeconds(second)), "front-obj-1", "front", type, t.AddSeconds(second), frame.FrameId,
                 frame.Trace.ToHexString(), label, score, snapshot, "{\"box\":[1,2,3,4]}");
         var events = new[]
         {
-            Track(TrackedObjectEventType.Entered, 0, 0.55f, "car", "snap/1.jpg"),
-            Track(TrackedObjectEventType.Updated, 2, 0.91f, "car", "snap/2.jpg"),
-            Track(TrackedObjectEventType.Updated, 4, 0.70f, "truck", "snap/3.jpg"),
-            Track(TrackedObjectEventType.Left, 6, 0.40f, "truck", null),
+            Track(TrackEventType.Entered, 0, 0.55f, "car", "snap/1.jpg"),
+            Track(TrackEventType.Updated, 2, 0.91f, "car", "snap/2.jpg"),
+            Track(TrackEventType.Updated, 4, 0.70f, "truck", "snap/3.jpg"),
+            Track(TrackEventType.Left, 6, 0.40f, "truck", null),
         };
         await sut.WriteAsync(new StoreBatch([], [], events[..2]), Ct);
         await sut.WriteAsync(new StoreBatch([], [], events), Ct); // the first two again
@@ -385,13 +386,70 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QueryTrackedObjectsAsync_CameraLabelTimeAndPaging_NewestFirstEachOnce()
+    {
+        var sut = await NewStoreAsync();
+        var t = TestFrames.Now().AddMinutes(-30);
+        var frame = TestFrames.Frame("front", t, 1);
+        TrackedObjectEvent E(string id, string camera, string label, TrackEventType type, int second) =>
+            new(Guid.CreateVersion7(t.AddSeconds(second)), id, camera, type, t.AddSeconds(second), frame.FrameId, null, label, 0.8f, $"{camera}/{id}.jpg", null);
+
+        // Seven objects, 60 s apart: persons and cars on two cameras; each enters, and all but the last leave 10 s later.
+        var spec = new[] { ("a", "front", "person"), ("b", "front", "car"), ("c", "back", "person"), ("d", "front", "person"), ("e", "back", "car"), ("f", "front", "person"), ("g", "front", "person") };
+        var events = new List<TrackedObjectEvent>();
+        for (var i = 0; i < spec.Length; i++)
+        {
+            var (id, camera, label) = spec[i];
+            events.Add(E(id, camera, label, TrackEventType.Entered, i * 60));
+            if (i < spec.Length - 1)
+            {
+                events.Add(E(id, camera, label, TrackEventType.Left, (i * 60) + 10));
+            }
+        }
+
+        await sut.WriteAsync(new StoreBatch([], [], events), Ct);
+
+        var all = await sut.QueryTrackedObjectsAsync(new TrackedObjectQuery(Limit: 100), Ct);
+        Assert.Equal(["g", "f", "e", "d", "c", "b", "a"], all.Items.Select(o => o.ObjectId));
+        Assert.Null(all.Next);
+        Assert.Equal(("active", "left"), (all.Items[0].State, all.Items[1].State));
+
+        var frontPersons = await sut.QueryTrackedObjectsAsync(new TrackedObjectQuery("front", "person"), Ct);
+        Assert.Equal(["g", "f", "d", "a"], frontPersons.Items.Select(o => o.ObjectId));
+
+        // Seen in [t+115 s, t+185 s): c (left at 130) and d (entered at 180); b left at 70, e entered at 240.
+        var window = await sut.QueryTrackedObjectsAsync(new TrackedObjectQuery(From: t.AddSeconds(115), To: t.AddSeconds(185)), Ct);
+        Assert.Equal(["d", "c"], window.Items.Select(o => o.ObjectId));
+
+        // Pages of two while a new object arrives: each object of the first listing once, in order.
+        var seen = new List<string>();
+        TrackedObjectCursor? cursor = null;
+        do
+        {
+            var page = await sut.QueryTrackedObjectsAsync(new TrackedObjectQuery(Limit: 2, Cursor: cursor), Ct);
+            Assert.True(page.Items.Count <= 2);
+            seen.AddRange(page.Items.Select(o => o.ObjectId));
+            cursor = page.Next;
+            if (seen.Count == 2)
+            {
+                await sut.WriteAsync(new StoreBatch([], [], [E("h", "front", "person", TrackEventType.Entered, 500)]), Ct);
+            }
+
+            Assert.True(cursor is null || TrackedObjectCursor.TryParse(cursor.ToString(), out var parsed) && parsed == cursor);
+        }
+        while (cursor is not null);
+
+        Assert.Equal(["g", "f", "e", "d", "c", "b", "a"], seen);
+    }
+
+    [Fact]
     public async Task PruneAsync_CutoffsPerKind_RemovesOldDataAndKeepsRecent()
     {
         var sut = await NewStoreAsync();
         var now = TestFrames.Now();
         var old = TestFrames.Frame("front", now.AddDays(-40), 1, detections: 2);
         var recent = TestFrames.Frame("front", now.AddHours(-2), 2, detections: 2);
-        var oldTrack = new TrackedObjectEvent(Guid.CreateVersion7(now.AddDays(-40)), "old-obj", "front", TrackedObjectEventType.Entered,
+        var oldTrack = new TrackedObjectEvent(Guid.CreateVersion7(now.AddDays(-40)), "old-obj", "front", TrackEventType.Entered,
             now.AddDays(-40), old.FrameId, null, "car", 0.9f, null, null);
         await sut.WriteAsync(TestFrames.Batch([old, recent]) with { TrackedObjectEvents = [oldTrack] }, Ct);
 

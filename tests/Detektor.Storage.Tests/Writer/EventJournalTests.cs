@@ -1,3 +1,4 @@
+using Detektor.Core.Messages;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Tests.Support;
 using Detektor.Storage.Writer;
@@ -16,7 +17,7 @@ public sealed class EventJournalTests : IDisposable
     {
         var t = TestFrames.Now();
         var batches = Enumerable.Range(1, 3).Select(i => TestFrames.Frame("front", t.AddSeconds(i), i, detections: i).Batch).ToList();
-        var track = new TrackedObjectEvent(Guid.CreateVersion7(), "o-1", "front", TrackedObjectEventType.Entered, t, null, null, "car", 0.5f, null, "{\"a\":1}");
+        var track = new TrackedObjectEvent(Guid.CreateVersion7(), "o-1", "front", TrackEventType.Entered, t, null, null, "car", 0.5f, null, "{\"a\":1}");
         batches.Add(new StoreBatch([], [], [track]));
         using var sut = new EventJournal(_dir.Path, 1 << 20);
 

