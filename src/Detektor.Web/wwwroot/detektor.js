@@ -54,8 +54,35 @@
     }, period);
   }
 
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  // datetime-local inputs show and take the user's local time; the form submits ISO UTC times.
+  function localTimeInputs() {
+    document.querySelectorAll("form[data-local-times]").forEach(function (form) {
+      form.querySelectorAll("input[type=datetime-local][data-utc]").forEach(function (input) {
+        var d = new Date(input.dataset.utc);
+        if (input.dataset.utc && !isNaN(d.getTime())) {
+          input.value = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
+            pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+        }
+      });
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("input[type=datetime-local]").forEach(function (input) {
+          if (!input.value) { input.disabled = true; return; }
+          var hidden = document.createElement("input");
+          hidden.type = "hidden";
+          hidden.name = input.name;
+          hidden.value = new Date(input.value).toISOString();
+          input.disabled = true;
+          form.appendChild(hidden);
+        });
+      });
+    });
+  }
+
   function start() {
     localTimes(document);
+    localTimeInputs();
     liveImages();
     refreshParts();
   }

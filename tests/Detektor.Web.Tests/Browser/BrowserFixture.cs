@@ -8,7 +8,7 @@ namespace Detektor.Web.Tests.Browser;
 /// Debian's Chromium (<c>/usr/bin/chromium</c>, driven by Playwright: the bundled browser download cannot work here)
 /// and a Detektor with the demo camera on real footage, started once for the browser tests.
 /// </summary>
-public sealed class BrowserFixture : IAsyncLifetime
+public class BrowserFixture : IAsyncLifetime
 {
     public WebHost Host { get; private set; } = null!;
 
@@ -19,14 +19,26 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Where screenshots go: TestResults/screenshots beside the test assembly.</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
 
-    public async ValueTask InitializeAsync()
+    /// <summary>Whether the host runs detection and tracking (off: the pages need only frames).</summary>
+    protected virtual bool Detection => false;
+
+    public virtual async ValueTask InitializeAsync()
     {
         RequiredTool.Find("ffmpeg");
         var chromium = RequiredTool.Find("chromium");
         Footage.Get("vtest.mp4");
         Directory.CreateDirectory(ScreenshotDirectory);
 
-        Host = new WebHost(WebHost.DemoCamera());
+        var settings = WebHost.DemoCamera();
+        if (Detection)
+        {
+            // Objects only (people in vtest), models from the shared test cache (pulled by the process when missing).
+            settings["Detektor:Detection:Enabled"] = "true";
+            settings["Detektor:Detection:FacesEnabled"] = "false";
+            settings["Detektor:Detection:ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models");
+        }
+
+        Host = new WebHost(settings);
         await Host.StartAsync();
 
         _playwright = await Playwright.CreateAsync();
@@ -53,6 +65,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         if (Browser is not null)
         {
             await Browser.DisposeAsync();
