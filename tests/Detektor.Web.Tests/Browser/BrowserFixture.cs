@@ -22,6 +22,17 @@ public class BrowserFixture : IAsyncLifetime
     /// <summary>Whether the host runs detection and tracking (off: the pages need only frames).</summary>
     protected virtual bool Detection => false;
 
+    /// <summary>The address the host binds (0.0.0.0 turns access control on).</summary>
+    protected virtual string BindHost => "127.0.0.1";
+
+    /// <summary>Adds settings of a derived fixture.</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings)
+    {
+    }
+
+    /// <summary>The client the fixture waits with (a derived fixture adds credentials).</summary>
+    protected virtual HttpClient ProbeClient() => Host.CreateClient();
+
     public virtual async ValueTask InitializeAsync()
     {
         RequiredTool.Find("ffmpeg");
@@ -38,7 +49,8 @@ public class BrowserFixture : IAsyncLifetime
             settings["Detektor:Detection:ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models");
         }
 
-        Host = new WebHost(settings);
+        Configure(settings);
+        Host = new WebHost(settings, BindHost);
         await Host.StartAsync();
 
         _playwright = await Playwright.CreateAsync();
@@ -50,7 +62,7 @@ public class BrowserFixture : IAsyncLifetime
         });
 
         // The pages are only worth looking at once the camera has a frame and the store has stored frames.
-        using var http = Host.CreateClient();
+        using var http = ProbeClient();
         await Eventually.WaitAsync(
             async () =>
             {

@@ -59,4 +59,21 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
 
         sut.AssertNoErrors();
     }
+
+    [Fact]
+    public async Task LivePage_DetectionOn_DrawsDetectionBoxesOverTheFrame()
+    {
+        await using var sut = await PageSession.OpenAsync(fixture);
+        await sut.Page.GotoAsync("/");
+        await sut.Page.WaitForFunctionAsync("() => document.querySelector('img.live').naturalWidth > 0");
+
+        // The boxes come with the polled page parts; people walk through vtest all the time.
+        await sut.Page.WaitForFunctionAsync("() => document.querySelectorAll('svg.boxes rect').length > 0", null, new() { Timeout = 60_000 });
+        var label = await sut.Page.Locator("svg.boxes text").First.TextContentAsync();
+        Assert.StartsWith("person ", label, StringComparison.Ordinal);
+        Assert.Contains("person", await sut.Page.Locator("[data-testid=detected]").First.InnerTextAsync(), StringComparison.Ordinal);
+
+        await sut.ScreenshotAsync("live-detections");
+        sut.AssertNoErrors();
+    }
 }
