@@ -39,8 +39,7 @@ public sealed class PagesInChromiumTests(BrowserFixture fixture) : IClassFixture
     public async Task FrameJourneyPage_SearchById_ShowsWaterfallAndEvents()
     {
         using var http = fixture.Host.CreateClient();
-        using var frames = JsonDocument.Parse(await http.GetStringAsync("/api/v1/frames?limit=50", TestContext.Current.CancellationToken));
-        var frame = frames.RootElement.GetProperty("items").EnumerateArray().First(f => f.GetProperty("state").GetString() == "stored");
+        var frame = await StoredFrameAsync(http);
         var id = frame.GetProperty("frame_id").GetString()!;
         using var journey = JsonDocument.Parse(await http.GetStringAsync($"/api/v1/frames/{id}", TestContext.Current.CancellationToken));
         var stages = journey.RootElement.GetProperty("stages").GetArrayLength();
@@ -67,8 +66,7 @@ public sealed class PagesInChromiumTests(BrowserFixture fixture) : IClassFixture
     public async Task FrameJourneyPage_SearchByTraceId_FindsTheFrame()
     {
         using var http = fixture.Host.CreateClient();
-        using var frames = JsonDocument.Parse(await http.GetStringAsync("/api/v1/frames?limit=50", TestContext.Current.CancellationToken));
-        var frame = frames.RootElement.GetProperty("items").EnumerateArray().First(f => f.GetProperty("state").GetString() == "stored" && f.GetProperty("trace_id").ValueKind == JsonValueKind.String);
+        var frame = await StoredFrameAsync(http);
 
         await using var sut = await PageSession.OpenAsync(fixture);
         await sut.Page.GotoAsync("/frames?q=" + frame.GetProperty("trace_id").GetString());
@@ -130,5 +128,13 @@ public sealed class PagesInChromiumTests(BrowserFixture fixture) : IClassFixture
 
         await sut.ScreenshotAsync("live-phone");
         sut.AssertNoErrors();
+    }
+
+    /// <summary>A recent frame that reached the store (every stored frame has a trace id).</summary>
+    private static async Task<JsonElement> StoredFrameAsync(HttpClient http)
+    {
+        using var frames = JsonDocument.Parse(await http.GetStringAsync("/api/v1/frames?limit=50", TestContext.Current.CancellationToken));
+        return frames.RootElement.GetProperty("items").EnumerateArray()
+            .First(f => f.GetProperty("state").GetString() == "stored" && f.GetProperty("trace_id").ValueKind == JsonValueKind.String).Clone();
     }
 }

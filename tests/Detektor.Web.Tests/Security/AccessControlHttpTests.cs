@@ -155,14 +155,7 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
     public async Task Login_WithAntiforgeryToken_SignsInAndOpensPagesAndApi()
     {
         using var http = Host.CreateClient();
-        var token = await AntiforgeryTokenAsync(http);
-        using var login = await http.PostAsync("/auth/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__RequestVerificationToken"] = token,
-            ["user"] = SecuredHostFixture.User,
-            ["password"] = SecuredHostFixture.Password,
-            ["returnUrl"] = "/system",
-        }), Ct);
+        using var login = await SignInAsync(http, SecuredHostFixture.Password, "/system");
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal("/system", login.Headers.Location?.OriginalString);
         var cookie = Assert.Single(login.Headers.GetValues("Set-Cookie"), c => c.StartsWith("detektor.auth=", StringComparison.Ordinal));
@@ -180,14 +173,7 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
     public async Task Login_WrongPassword_BackToLoginWithoutCookie()
     {
         using var http = Host.CreateClient();
-        var token = await AntiforgeryTokenAsync(http);
-        using var login = await http.PostAsync("/auth/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__RequestVerificationToken"] = token,
-            ["user"] = SecuredHostFixture.User,
-            ["password"] = "wrong",
-            ["returnUrl"] = "https://evil.example/",
-        }), Ct);
+        using var login = await SignInAsync(http, "wrong", "https://evil.example/");
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal("/login?error=1&returnUrl=%2F", login.Headers.Location?.OriginalString);
         Assert.False(login.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("detektor.auth=", StringComparison.Ordinal)));
@@ -220,6 +206,15 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
             Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
         }
     }
+
+    private static async Task<HttpResponseMessage> SignInAsync(HttpClient http, string password, string returnUrl) =>
+        await http.PostAsync("/auth/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = await AntiforgeryTokenAsync(http),
+            ["user"] = SecuredHostFixture.User,
+            ["password"] = password,
+            ["returnUrl"] = returnUrl,
+        }), Ct);
 
     private static async Task<string> AntiforgeryTokenAsync(HttpClient http)
     {
