@@ -40,7 +40,14 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
         var cards = sut.Page.Locator("[data-testid=event]");
         Assert.True(await cards.CountAsync() >= 2);
         Assert.All(await sut.Page.Locator("[data-testid=event] .meta strong").AllInnerTextsAsync(), label => Assert.Equal("person", label));
+        // Thumbnails load lazily: bring each into view, then every one must have decoded a real image.
+        foreach (var thumbnail in await sut.Page.Locator(".thumbs img").AllAsync())
+        {
+            await thumbnail.ScrollIntoViewIfNeededAsync();
+        }
+
         await sut.Page.WaitForFunctionAsync("() => [...document.querySelectorAll('.thumbs img')].every(i => i.complete && i.naturalWidth > 0)");
+        await sut.Page.EvaluateAsync("() => window.scrollTo(0, 0)");
         Assert.StartsWith("person on camera demo", await sut.Page.Locator(".thumbs img").First.GetAttributeAsync("alt"), StringComparison.Ordinal);
         await sut.ScreenshotAsync("events");
 
