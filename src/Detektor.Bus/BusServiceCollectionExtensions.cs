@@ -27,7 +27,7 @@ public static class BusServiceCollectionExtensions
 
     /// <summary>True when configuration asks for the Redis transport.</summary>
     public static bool IsRedis(IConfiguration configuration) =>
-        string.Equals(configuration[$"{BusOptions.SectionName}:{nameof(BusOptions.Transport)}"], BusOptions.RedisTransport, StringComparison.OrdinalIgnoreCase);
+        string.Equals(configuration[$"{BusOptions.SectionName}:{nameof(BusOptions.Transport)}"], BusOptions.RedisTransport, StringComparison.Ordinal);
 
     /// <summary>Registers the in-process bus, its options (validated at start), telemetry, lifecycle recorder, registry and breaker.</summary>
     public static IHostApplicationBuilder AddInProcessBus(this IHostApplicationBuilder builder)

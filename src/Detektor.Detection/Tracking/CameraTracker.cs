@@ -71,8 +71,11 @@ public sealed class Track
 
     public float LastScore { get; private set; }
 
-    /// <summary>The score last reported in an entered or updated event.</summary>
-    internal float ReportedScore { get; set; }
+    /// <summary>The score last reported in an entered or updated event: the score of the view in the snapshot.</summary>
+    public float ReportedScore { get; internal set; }
+
+    /// <summary>The object's snapshot (relative path), once one was written.</summary>
+    public string? SnapshotPath { get; set; }
 
     internal DateTimeOffset ReportedAt { get; set; }
 
@@ -217,7 +220,7 @@ public sealed class CameraTracker(TrackerSettings settings, Func<string> newId)
             if (!track.Confirmed && track.Hits >= settings.MinHits)
             {
                 track.Confirmed = true;
-                track.ReportedScore = track.BestScore;
+                track.ReportedScore = detection.Confidence;
                 track.ReportedAt = frame.Time;
                 changes.Add(new TrackChange(TrackChangeKind.Entered, track, detection, track.TakeFrames()));
             }

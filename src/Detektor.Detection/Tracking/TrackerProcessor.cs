@@ -94,18 +94,20 @@ public sealed class TrackerProcessor : FrameProcessor
         foreach (var change in changes)
         {
             var track = change.Track;
-            string? snapshot = null;
             TrackEvent e;
             if (change.Kind == TrackChangeKind.Left)
             {
+                // The score of the best reported view (the one in the snapshot), so that the stored best score, snapshot and
+                // frame stay those of one view.
                 e = new TrackEvent(
-                    Guid.CreateVersion7(), track.Id, TrackEventType.Left, track.Label, track.BestScore, track.Box, track.LastSeen.Time,
-                    track.LastSeen.FrameId, track.LastSeen.TraceId, null, change.Frames);
+                    Guid.CreateVersion7(), track.Id, TrackEventType.Left, track.Label, track.ReportedScore, track.Box, track.LastSeen.Time,
+                    track.LastSeen.FrameId, track.LastSeen.TraceId, track.SnapshotPath, change.Frames);
             }
             else
             {
                 var detection = change.Detection!;
-                snapshot = TryWriteSnapshot(frame, track.Id, detection.Box);
+                var snapshot = TryWriteSnapshot(frame, track.Id, detection.Box);
+                track.SnapshotPath = snapshot ?? track.SnapshotPath;
                 var here = Frame(metadata);
                 e = new TrackEvent(
                     Guid.CreateVersion7(), track.Id, change.Kind == TrackChangeKind.Entered ? TrackEventType.Entered : TrackEventType.Updated,

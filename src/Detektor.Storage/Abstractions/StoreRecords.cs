@@ -20,15 +20,23 @@ public sealed record EventQuery(
 public sealed record EventPage(IReadOnlyList<FrameEvent> Items, EventCursor? Next)
 {
     /// <summary>A page from up to <paramref name="limit"/> + 1 rows: the extra row only says there is a next page.</summary>
-    public static EventPage From(List<FrameEvent> rows, int limit)
+    public static EventPage From(List<FrameEvent> rows, int limit) =>
+        new(rows, KeysetPage.Trim(rows, limit) ? EventCursor.Of(rows[^1]) : null);
+}
+
+/// <summary>Keyset paging: a query reads one row more than the page; that row only says there is a next page.</summary>
+public static class KeysetPage
+{
+    /// <summary>Cuts <paramref name="rows"/> to <paramref name="limit"/>; true when there were more (a next page exists).</summary>
+    public static bool Trim<T>(List<T> rows, int limit)
     {
         if (rows.Count <= limit)
         {
-            return new EventPage(rows, null);
+            return false;
         }
 
         rows.RemoveRange(limit, rows.Count - limit);
-        return new EventPage(rows, EventCursor.Of(rows[^1]));
+        return true;
     }
 }
 
@@ -160,16 +168,8 @@ public sealed record TrackedObjectQuery(
 public sealed record TrackedObjectPage(IReadOnlyList<TrackedObject> Items, TrackedObjectCursor? Next)
 {
     /// <summary>A page from up to <paramref name="limit"/> + 1 rows: the extra row only says there is a next page.</summary>
-    public static TrackedObjectPage From(List<TrackedObject> rows, int limit)
-    {
-        if (rows.Count <= limit)
-        {
-            return new TrackedObjectPage(rows, null);
-        }
-
-        rows.RemoveRange(limit, rows.Count - limit);
-        return new TrackedObjectPage(rows, new TrackedObjectCursor(rows[^1].FirstSeen, rows[^1].ObjectId));
-    }
+    public static TrackedObjectPage From(List<TrackedObject> rows, int limit) =>
+        new(rows, KeysetPage.Trim(rows, limit) ? new TrackedObjectCursor(rows[^1].FirstSeen, rows[^1].ObjectId) : null);
 }
 
 /// <summary>Keyset position in the tracked-object list: (first seen, object id) of the last object of a page; text <c>{µs}_{id}</c>.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Detektor.Bus.Abstractions;
 using Detektor.Core.Lifecycle;
 using Detektor.Testing;
@@ -130,8 +131,33 @@ public sealed class RedisFaultTests
         var bus = host.Bus;
         var frame = Frame("cam1", 1);
 
+        // Redis comes back only once the bus has given up on the frame (its drop is counted): on a busy machine the first
+        // connection attempt alone can outlast any fixed delay.
+        var drops = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "detektor.frames.dropped")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (Equals(tag.Value, Detektor.Bus.Redis.BusDropReasons.BusUnavailable))
+                {
+                    Interlocked.Add(ref drops, (int)value);
+                }
+            }
+        });
+        listener.Start();
         var publish = bus.PublishAsync(Topics.Frames, frame, TestContext.Current.CancellationToken).AsTask();
-        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        await Eventually.WaitAsync(() => Volatile.Read(ref drops) > 0, TimeSpan.FromSeconds(60), "the frame dropped while Redis is down");
+        Assert.False(publish.IsCompleted, "the drop event waits for Redis");
         await server.StartAgainAsync();
         await publish.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
         await using var store = bus.Subscribe(Topics.Lifecycle, "store", "s1");

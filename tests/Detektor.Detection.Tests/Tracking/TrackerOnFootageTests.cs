@@ -49,6 +49,9 @@ public sealed class TrackerOnFootageTests(ModelsFixture models)
             Assert.Equal(1, o.Count(e => e.Type == TrackEventType.Left));
             Assert.Equal(TrackEventType.Entered, o.First().Type);
             Assert.Equal(TrackEventType.Left, o.Last().Type);
+            // left repeats the best reported view (score and snapshot), so the stored best stays one consistent view.
+            Assert.Equal(o.SkipLast(1).Max(e => e.Score), o.Last().Score);
+            Assert.Equal(o.First().SnapshotPath, o.Last().SnapshotPath);
         }
 
         // One person keeps one id for most of the stretch.

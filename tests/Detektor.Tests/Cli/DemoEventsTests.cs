@@ -12,7 +12,7 @@ namespace Detektor.Tests.Cli;
 public sealed class DemoEventsTests
 {
     [Fact]
-    public async Task Run_DemoFootageWithDetection_PersonEventsWithSnapshotsFramesAndJourneys()
+    public async Task Run_DemoFootageWithDetection_PersonAndCarEventsWithSnapshotsFramesAndJourneys()
     {
         RequiredTool.Find("ffmpeg");
         Footage.Get("vtest.mp4");
@@ -34,7 +34,7 @@ public sealed class DemoEventsTests
             {
                 try
                 {
-                    using var doc = JsonDocument.Parse(await http.GetStringAsync("api/v1/events?label=person", TestContext.Current.CancellationToken));
+                    using var doc = JsonDocument.Parse(await http.GetStringAsync("api/v1/events?limit=500", TestContext.Current.CancellationToken));
                     return doc.RootElement.GetProperty("items").EnumerateArray().Select(i => i.Clone()).ToList();
                 }
                 catch (HttpRequestException)
@@ -42,11 +42,11 @@ public sealed class DemoEventsTests
                     return [];
                 }
             },
-            items => items.Count(i => i.TryGetProperty("snapshot_url", out _)) >= 2,
+            items => items.Count(i => Label(i) == "person" && i.TryGetProperty("snapshot_url", out _)) >= 2 && items.Any(i => Label(i) == "car"),
             TimeSpan.FromMinutes(4),
-            "person events with snapshots from `detektor run`" + Environment.NewLine + detektor.StdErr);
+            "person and car events with snapshots from `detektor run`" + Environment.NewLine + detektor.StdErr);
 
-        var person = events.First(i => i.TryGetProperty("snapshot_url", out _));
+        var person = events.First(i => Label(i) == "person" && i.TryGetProperty("snapshot_url", out _));
         var id = person.GetProperty("id").GetString()!;
         using var snapshot = await http.GetAsync(person.GetProperty("snapshot_url").GetString()!.TrimStart('/'), TestContext.Current.CancellationToken);
         var jpeg = await snapshot.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
@@ -70,4 +70,6 @@ public sealed class DemoEventsTests
         Assert.Contains("detektor_tracker_events_total{", metrics, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.Path, "snapshots", "demo", id + ".jpg")));
     }
+
+    private static string? Label(JsonElement item) => item.GetProperty("label").GetString();
 }

@@ -24,7 +24,10 @@ public sealed class DetektorProcess : IAsyncDisposable
         _dir = dir;
         Port = port;
         Name = name;
-        Http = new HttpClient { BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/")), Timeout = TimeSpan.FromSeconds(30) };
+        // The test process is not part of the traces under test: without this, an in-process host of another test (with
+        // its OpenTelemetry listener) makes this client send traceparent, and the server spans would have a parent no
+        // exporter ever sees.
+        Http = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/")), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public string Name { get; }
