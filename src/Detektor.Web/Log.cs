@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 9004, Level = LogLevel.Warning, Message = "Sign-in refused for user '{User}': unknown user or wrong password")]
     public static partial void SignInRefused(ILogger logger, string user);
 
+    [LoggerMessage(EventId = 9007, Level = LogLevel.Warning, Message = "Sign-in refused for user '{User}': too many failed attempts for the user or the address; try again later")]
+    public static partial void SignInThrottled(ILogger logger, string user);
+
     [LoggerMessage(EventId = 9005, Level = LogLevel.Information, Message = "Access control: {State} (mode {Mode}, listening on {Addresses}); {Keys} API keys, {Users} users; open paths: {OpenPaths}")]
     public static partial void AccessState(ILogger logger, string state, string mode, string addresses, int keys, int users, string openPaths);
 

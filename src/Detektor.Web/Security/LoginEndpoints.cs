@@ -28,15 +28,30 @@ public static class LoginEndpoints
         [FromForm(Name = "password")] string? password,
         [FromForm(Name = "returnUrl")] string? returnUrl,
         AccessControl access,
+        LoginThrottle throttle,
         ILogger<AccessControl> logger)
     {
         var target = IsLocal(returnUrl) ? returnUrl! : "/";
+        var name = Clip(user ?? string.Empty);
+        var userKey = "user:" + name;
+        var addressKey = "address:" + context.Connection.RemoteIpAddress;
+        if (throttle.IsLocked(userKey) || throttle.IsLocked(addressKey))
+        {
+            Log.SignInThrottled(logger, name);
+            return Results.Redirect($"{AccessControlMiddleware.LoginPath}?error=locked&returnUrl={Uri.EscapeDataString(target)}");
+        }
+
         var account = user is null ? null : access.Options.Users.Find(u => string.Equals(u.Name, user, StringComparison.OrdinalIgnoreCase));
         if (account is null || password is null || !CredentialHashing.VerifyPassword(password, account.PasswordHash))
         {
-            Log.SignInRefused(logger, Clip(user ?? string.Empty));
+            throttle.Failed(userKey);
+            throttle.Failed(addressKey);
+            Log.SignInRefused(logger, name);
             return Results.Redirect($"{AccessControlMiddleware.LoginPath}?error=1&returnUrl={Uri.EscapeDataString(target)}");
         }
+
+        throttle.Succeeded(userKey);
+        throttle.Succeeded(addressKey);
 
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, account.Name)], CookieAuthenticationDefaults.AuthenticationScheme);
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));

@@ -17,6 +17,7 @@ public static class SecurityExtensions
         builder.Services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
         builder.Services.AddSingleton<AccessControl>();
+        builder.Services.AddSingleton<LoginThrottle>();
 
         // Login cookies and antiforgery tokens stay valid across restarts: their keys live in the data dir.
         var dataDir = builder.Configuration["Detektor:DataDir"] ?? "data";

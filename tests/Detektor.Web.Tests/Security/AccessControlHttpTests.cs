@@ -2,14 +2,13 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Detektor.Web.Security;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Detektor.Web.Tests.Security;
 
-public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) : IClassFixture<SecuredHostFixture>
+public sealed class AccessControlHttpTests(SecuredHostFixture fixture) : IClassFixture<SecuredHostFixture>
 {
     private static readonly string[] OpenProbes = ["/health", "/ready", "/startup", "/metrics"];
 
@@ -155,7 +154,7 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
     public async Task Login_WithAntiforgeryToken_SignsInAndOpensPagesAndApi()
     {
         using var http = Host.CreateClient();
-        using var login = await SignInAsync(http, SecuredHostFixture.Password, "/system");
+        using var login = await LoginForm.SignInAsync(http, SecuredHostFixture.User, SecuredHostFixture.Password, "/system");
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal("/system", login.Headers.Location?.OriginalString);
         var cookie = Assert.Single(login.Headers.GetValues("Set-Cookie"), c => c.StartsWith("detektor.auth=", StringComparison.Ordinal));
@@ -173,7 +172,7 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
     public async Task Login_WrongPassword_BackToLoginWithoutCookie()
     {
         using var http = Host.CreateClient();
-        using var login = await SignInAsync(http, "wrong", "https://evil.example/");
+        using var login = await LoginForm.SignInAsync(http, SecuredHostFixture.User, "wrong", "https://evil.example/");
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal("/login?error=1&returnUrl=%2F", login.Headers.Location?.OriginalString);
         Assert.False(login.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("detektor.auth=", StringComparison.Ordinal)));
@@ -206,22 +205,4 @@ public sealed partial class AccessControlHttpTests(SecuredHostFixture fixture) :
             Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
         }
     }
-
-    private static async Task<HttpResponseMessage> SignInAsync(HttpClient http, string password, string returnUrl) =>
-        await http.PostAsync("/auth/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__RequestVerificationToken"] = await AntiforgeryTokenAsync(http),
-            ["user"] = SecuredHostFixture.User,
-            ["password"] = password,
-            ["returnUrl"] = returnUrl,
-        }), Ct);
-
-    private static async Task<string> AntiforgeryTokenAsync(HttpClient http)
-    {
-        var html = await http.GetStringAsync("/login", Ct);
-        return TokenPattern().Match(html) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups[1].Value) : throw new InvalidOperationException("no antiforgery token on /login: " + html);
-    }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }
