@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 9007, Level = LogLevel.Warning, Message = "Sign-in refused for user '{User}': too many failed attempts for the user or the address; try again later")]
     public static partial void SignInThrottled(ILogger logger, string user);
 
+    [LoggerMessage(EventId = 9008, Level = LogLevel.Warning, Message = "Access control is off (Detektor:Security:Mode=Open) although Detektor listens beyond loopback ({Addresses}): anyone who can reach it can use the API and the UI")]
+    public static partial void OpenBeyondLoopback(ILogger logger, string addresses);
+
     [LoggerMessage(EventId = 9005, Level = LogLevel.Information, Message = "Access control: {State} (mode {Mode}, listening on {Addresses}); {Keys} API keys, {Users} users; open paths: {OpenPaths}")]
     public static partial void AccessState(ILogger logger, string state, string mode, string addresses, int keys, int users, string openPaths);
 

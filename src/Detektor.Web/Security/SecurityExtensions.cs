@@ -61,6 +61,11 @@ public static class SecurityExtensions
             {
                 Log.NoCredentials(logger);
             }
+
+            if (access.Options.Mode == AuthMode.Open && !BindScope.IsLoopbackOnly(app.Urls))
+            {
+                Log.OpenBeyondLoopback(logger, addresses);
+            }
         });
         return app;
     }

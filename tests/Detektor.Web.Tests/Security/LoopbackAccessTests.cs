@@ -28,4 +28,17 @@ public sealed class LoopbackAccessTests
         using var response = await http.GetAsync("/api/v1/cameras", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
+
+    [Fact]
+    public async Task Request_NonLoopbackBindModeOpen_AnswersAndWarns()
+    {
+        var settings = WebHost.NoCamera();
+        settings["Detektor:Security:Mode"] = "Open";
+        await using var host = new WebHost(settings, bindHost: "0.0.0.0");
+        await host.StartAsync();
+        using var http = host.CreateClient();
+        using var response = await http.GetAsync("/api/v1/cameras", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(host.Logs, l => l.Contains("Access control is off (Detektor:Security:Mode=Open)", StringComparison.Ordinal));
+    }
 }
