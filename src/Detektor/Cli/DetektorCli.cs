@@ -17,6 +17,7 @@ public static class DetektorCli
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
         root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(SecurityCommand.Create());
         return root;
     }
 }

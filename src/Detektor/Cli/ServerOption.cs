@@ -11,9 +11,21 @@ internal static class ServerOption
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("DETEKTOR_SERVER") ?? Composition.RunSettings.DefaultUrls,
     };
 
-    public static HttpClient Client(string server) => new()
+    /// <summary>The environment variable holding the API key that client commands send (<c>X-Api-Key</c>) when set.</summary>
+    public const string ApiKeyVariable = "DETEKTOR_API_KEY";
+
+    public static HttpClient Client(string server)
     {
-        BaseAddress = new Uri(server.TrimEnd('/') + "/"),
-        Timeout = TimeSpan.FromSeconds(10),
-    };
+        var client = new HttpClient
+        {
+            BaseAddress = new Uri(server.TrimEnd('/') + "/"),
+            Timeout = TimeSpan.FromSeconds(10),
+        };
+        if (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key)
+        {
+            client.DefaultRequestHeaders.Add(Web.Security.AccessControl.ApiKeyHeader, key);
+        }
+
+        return client;
+    }
 }

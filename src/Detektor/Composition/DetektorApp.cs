@@ -11,6 +11,8 @@ using Detektor.Hosting.Systemd;
 using Detektor.Processing;
 using Detektor.Processing.Processors;
 using Detektor.Storage;
+using Detektor.Web;
+using Detektor.Web.Security;
 
 namespace Detektor.Composition;
 
@@ -85,6 +87,8 @@ public static class DetektorApp
         {
             builder.AddDetectionRuntime();
             builder.AddDetektorApi();
+            builder.AddDetektorWeb();
+            builder.AddDetektorSecurity();
         }
 
         configure?.Invoke(builder);
@@ -93,8 +97,10 @@ public static class DetektorApp
         app.MapDefaultEndpoints();
         if (roles.HasFlag(Roles.Api))
         {
+            app.UseDetektorSecurity();
             app.MapDetektorApi();
             app.MapDiscovery();
+            app.MapDetektorWeb();
         }
 
         return app;
