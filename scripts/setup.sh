@@ -20,6 +20,7 @@ test_packages=(
   chromium
   prometheus prometheus-alertmanager
   procps psmisc
+  systemd
 )
 packages=("${run_packages[@]}")
 if [[ "$profile" == "test" ]]; then packages+=("${test_packages[@]}"); fi
