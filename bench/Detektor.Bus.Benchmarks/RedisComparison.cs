@@ -81,9 +81,21 @@ internal static class RedisComparison
         }
         finally
         {
-            server.Kill();
+            // The server may have forked an AOF rewrite child that still writes into the directory.
+            server.Kill(entireProcessTree: true);
             await server.WaitForExitAsync();
-            dir.Delete(recursive: true);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    dir.Delete(recursive: true);
+                    break;
+                }
+                catch (IOException) when (attempt < 10)
+                {
+                    await Task.Delay(200);
+                }
+            }
         }
     }
 

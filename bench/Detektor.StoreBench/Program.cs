@@ -146,7 +146,8 @@ namespace Detektor.StoreBench
                 var order = round % 2 == 0 ? options.Batches.Prepend(0) : options.Batches.Append(0);
                 foreach (var batch in order)
                 {
-                    var db = await server.CreateDatabaseAsync(batch == 0 ? "bench_raw" : $"bench_store_{batch}");
+                    // A database per round: dropping and re-creating one name would hand out pooled connections the drop terminated.
+                    var db = await server.CreateDatabaseAsync(batch == 0 ? $"bench_raw_{round}" : $"bench_store_{batch}_{round}");
                     await using var sut = new PostgresEventStore(db);
                     await sut.MigrateAsync();
                     await CreatePartitionsAsync(db, days);

@@ -92,7 +92,7 @@ public sealed class DetectionOptions
     [Range(0.0, 120.0)]
     public double DetectFps { get; set; }
 
-    /// <summary>ONNX Runtime threads per inference; 0 = one per core (default).</summary>
+    /// <summary>ONNX Runtime threads per inference; 0 (default) = the cores divided among the processing consumers (at least 1).</summary>
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }
 

@@ -1,4 +1,5 @@
 using Detektor.Core.Configuration;
+using Microsoft.Extensions.Configuration;
 
 namespace Detektor.Detection.Tests;
 
@@ -47,5 +48,22 @@ public class DetectionOptionsTests
         Assert.Contains("Detektor:Detection:Cameras:front:MotionThreshold: -1 is out of range; allowed 0 to 1.", failures);
         Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Cameras:front:Labels:0: 'dragon'", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Cameras:bad name!: 'bad name!' is not a camera name", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0, null, 2, 1)]      // default: two consumers share two cores
+    [InlineData(0, "1", 2, 2)]       // one consumer takes both
+    [InlineData(0, "4", 2, 1)]       // never below one
+    [InlineData(0, "2", 16, 8)]
+    [InlineData(3, "2", 2, 3)]       // set explicitly: as given
+    public void ResolveIntraOpThreads_CoresSharedAmongConsumers(int configured, string? concurrency, int cores, int expected)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Detektor:Processing:Concurrency"] = concurrency })
+            .Build();
+
+        var sut = Detection.Detectors.DetectorRuntime.ResolveIntraOpThreads(new DetectionOptions { IntraOpThreads = configured }, configuration, cores);
+
+        Assert.Equal(expected, sut);
     }
 }
