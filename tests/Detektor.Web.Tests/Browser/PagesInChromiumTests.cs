@@ -94,6 +94,9 @@ public sealed class PagesInChromiumTests(BrowserFixture fixture) : IClassFixture
         Assert.True(await sut.Page.Locator("[data-testid=health-check]").CountAsync() >= 2);
         Assert.True(await sut.Page.Locator("[data-testid=topic]").CountAsync() >= 1);
         Assert.Equal(1, await sut.Page.Locator("#cameras-part tbody tr").CountAsync());
+        // This one process is the whole installation: it is the one cluster instance, with every role.
+        Assert.Equal(1, await sut.Page.Locator("[data-testid=instance]").CountAsync());
+        Assert.Contains("capture", await sut.Page.Locator("[data-testid=instance]").InnerTextAsync(), StringComparison.Ordinal);
 
         // Polling replaces the parts in place: the snapshot time changes without a navigation.
         var taken = await sut.Page.Locator("#taken time").GetAttributeAsync("datetime");
