@@ -40,7 +40,7 @@ public static class StorageServiceCollectionExtensions
         builder.Services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         builder.Services.AddOptions<RetentionOptions>()
             .BindConfiguration(RetentionOptions.SectionName)
-            .PostConfigure<IConfiguration>((o, config) => o.SnapshotsPath ??= Path.Combine(DataDir(config), "snapshots"))
+            .PostConfigure<IConfiguration>((o, config) => o.SnapshotsPath ??= config["Detektor:Detection:Tracking:SnapshotsDirectory"] ?? Path.Combine(DataDir(config), "snapshots"))
             .ValidateKeyed(RetentionOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<RetentionOptions>, RetentionOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -27,9 +27,15 @@ public sealed class SnapshotStore
 
     public int Quality { get; }
 
-    /// <summary><c>Detektor:Detection:Tracking:SnapshotsDirectory</c>, else <c>{Detektor:DataDir}/snapshots</c>, else <c>data/snapshots</c>.</summary>
+    /// <summary>
+    /// <c>Detektor:Detection:Tracking:SnapshotsDirectory</c>, else the directory retention prunes
+    /// (<c>Detektor:Storage:Retention:SnapshotsPath</c>), else <c>{Detektor:DataDir}/snapshots</c>, else <c>data/snapshots</c>:
+    /// either key moves both the writer and the pruning.
+    /// </summary>
     public static string ResolveDirectory(DetectionOptions options, IConfiguration configuration) =>
-        Path.GetFullPath(options.Tracking.SnapshotsDirectory ?? Path.Combine(configuration["Detektor:DataDir"] ?? "data", "snapshots"));
+        Path.GetFullPath(options.Tracking.SnapshotsDirectory
+            ?? configuration["Detektor:Storage:Retention:SnapshotsPath"]
+            ?? Path.Combine(configuration["Detektor:DataDir"] ?? "data", "snapshots"));
 
     /// <summary>
     /// Writes the frame (rgb24) with <paramref name="box"/> drawn as the object's snapshot; returns the relative path.
