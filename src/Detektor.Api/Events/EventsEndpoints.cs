@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Detektor.Api.Http;
 using Detektor.Core.Frames;
 using Detektor.Detection.Tracking;
@@ -125,7 +126,7 @@ public static class EventsEndpoints
 }
 
 /// <summary>One tracked object in the list.</summary>
-public sealed record EventResponse(
+public record EventResponse(
     string Id,
     string CameraId,
     string Label,
@@ -177,29 +178,18 @@ public sealed record TrackEventResponse(
     }
 }
 
-/// <summary>A tracked object with its events, and every frame id and trace id behind them (deduplicated, in order).</summary>
+/// <summary>A tracked object (the list's fields) with its events, and every frame id and trace id behind them (deduplicated, in order).</summary>
 public sealed record EventDetailResponse(
-    string Id,
-    string CameraId,
-    string Label,
-    string State,
-    DateTimeOffset Start,
-    DateTimeOffset? End,
-    float BestScore,
-    string? SnapshotUrl,
-    string? BestFrameId,
-    int EventCount,
+    [property: JsonIgnore] EventResponse Summary,
     IReadOnlyList<TrackEventResponse> Events,
     IReadOnlyList<string> FrameIds,
-    IReadOnlyList<string> TraceIds)
+    IReadOnlyList<string> TraceIds) : EventResponse(Summary)
 {
     public static EventDetailResponse From(TrackedObjectHistory history)
     {
-        var o = EventResponse.From(history.Tracked);
         var events = history.Events.Select(TrackEventResponse.From).ToList();
         var frameIds = events.SelectMany(e => e.FrameId is null ? e.Frames : [e.FrameId, .. e.Frames]).Distinct(StringComparer.Ordinal).ToList();
         var traceIds = events.Select(e => e.TraceId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        return new EventDetailResponse(
-            o.Id, o.CameraId, o.Label, o.State, o.Start, o.End, o.BestScore, o.SnapshotUrl, o.BestFrameId, o.EventCount, events, frameIds, traceIds);
+        return new EventDetailResponse(EventResponse.From(history.Tracked), events, frameIds, traceIds);
     }
 }

@@ -52,10 +52,11 @@ public sealed class TrackerProcessor : FrameProcessor
         var metadata = frame.Metadata;
         var tracker = For(metadata.CameraId);
         var changes = new List<TrackChange>();
+        var here = Frame(metadata);
         lock (tracker)
         {
-            tracker.Step(Frame(metadata), frame.Detections, changes);
-            Emit(frame, changes);
+            tracker.Step(here, frame.Detections, changes);
+            Emit(frame, here, changes);
         }
 
         if (frame.Activity is { IsAllDataRequested: true } span)
@@ -79,7 +80,7 @@ public sealed class TrackerProcessor : FrameProcessor
         lock (tracker)
         {
             tracker.Age(metadata.CaptureTime, changes);
-            Emit(frame, changes);
+            Emit(frame, null, changes); // ageing yields only left events, which name the frame last seen
         }
 
         return ValueTask.CompletedTask;
@@ -88,9 +89,9 @@ public sealed class TrackerProcessor : FrameProcessor
     private static TrackedFrame Frame(FrameMetadata metadata) =>
         new(metadata.FrameId.ToString(), metadata.Trace.IsEmpty ? null : metadata.Trace.TraceId.ToHexString(), metadata.CaptureTime);
 
-    private void Emit(FrameContext frame, List<TrackChange> changes)
+    /// <summary>Turns the tracker's changes into events; <paramref name="here"/> is this frame, needed by entered/updated only.</summary>
+    private void Emit(FrameContext frame, TrackedFrame? here, List<TrackChange> changes)
     {
-        var metadata = frame.Metadata;
         foreach (var change in changes)
         {
             var track = change.Track;
@@ -108,10 +109,10 @@ public sealed class TrackerProcessor : FrameProcessor
                 var detection = change.Detection!;
                 var snapshot = TryWriteSnapshot(frame, track.Id, detection.Box);
                 track.SnapshotPath = snapshot ?? track.SnapshotPath;
-                var here = Frame(metadata);
+                var at = here ?? Frame(frame.Metadata);
                 e = new TrackEvent(
                     Guid.CreateVersion7(), track.Id, change.Kind == TrackChangeKind.Entered ? TrackEventType.Entered : TrackEventType.Updated,
-                    track.Label, detection.Confidence, detection.Box, here.Time, here.FrameId, here.TraceId, snapshot, change.Frames);
+                    track.Label, detection.Confidence, detection.Box, at.Time, at.FrameId, at.TraceId, snapshot, change.Frames);
             }
 
             frame.TrackEvents.Add(e);

@@ -91,6 +91,9 @@ public sealed class EventsApiTests : IAsyncLifetime
         Assert.Equal(["f3", "f1", "f2", "f5", "f4", "f6"], body.GetProperty("frame_ids").EnumerateArray().Select(f => f.GetString()));
         Assert.Equal([$"{0:x32}", $"{3:x32}", $"{8:x32}"], body.GetProperty("trace_ids").EnumerateArray().Select(f => f.GetString()));
         Assert.Equal(3, body.GetProperty("event_count").GetInt32());
+        // The list's fields at the top level, as in the list, not nested.
+        Assert.Equal(("trk_person", "left"), (body.GetProperty("id").GetString(), body.GetProperty("state").GetString()));
+        Assert.False(body.TryGetProperty("summary", out _));
     }
 
     [Fact]
