@@ -73,7 +73,7 @@ internal sealed class LoadTestCommand
         {
             var report = await runner.RunAsync(work, cancellationToken);
             await output.WriteAsync(options.Json ? report.ToJson() + Environment.NewLine : report.ToTable());
-            return report.Passed ? LoadTestRunner.ExitPassed : LoadTestRunner.ExitGateFailed;
+            return ExitCodeOf(report);
         }
         catch (LoadTestRunner.RunFailedException ex)
         {
@@ -98,6 +98,9 @@ internal sealed class LoadTestCommand
             }
         }
     }
+
+    /// <summary>0 when every gate passed, 1 when one failed.</summary>
+    internal static int ExitCodeOf(LoadTestReport report) => report.Passed ? LoadTestRunner.ExitPassed : LoadTestRunner.ExitGateFailed;
 
     /// <summary>Reads and checks the options; false with one line naming the option and what is allowed.</summary>
     internal bool TryRead(ParseResult parse, Func<string, string?> environment, out LoadTestOptions options, out string? error)

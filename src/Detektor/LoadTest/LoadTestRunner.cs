@@ -32,7 +32,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
 
     public async Task<LoadTestReport> RunAsync(string workDirectory, CancellationToken cancellationToken)
     {
-        await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
+        await using var otlp = await OtlpReceiver.StartAsync();
         var children = new List<PipelineProcess>();
         try
         {
@@ -64,6 +64,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
             var drainStart = time.GetTimestamp();
             var exitCodes = await StopAsync(children);
             var drainSeconds = time.GetElapsedTime(drainStart).TotalSeconds;
+            var lifetime = time.GetUtcNow() - runStart;
             await WaitForSpansAsync(otlp, cancellationToken);
 
             var accounting = new FrameAccounting();
@@ -96,7 +97,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
                 Frames = frames,
                 Traces = traces,
                 Latency = latency,
-                Processes = [.. children.Select((c, i) => ProcessReportOf(c, exitCodes[i], time.GetUtcNow() - runStart))],
+                Processes = [.. children.Select((c, i) => ProcessReportOf(c, exitCodes[i], lifetime))],
             };
             return report with { Gates = options.Gates.Evaluate(report) };
         }

@@ -46,7 +46,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     };
 
     /// <summary>Starts listening on 127.0.0.1 at a port the OS picks.</summary>
-    public static async Task<OtlpReceiver> StartAsync(CancellationToken cancellationToken = default)
+    public static async Task<OtlpReceiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -70,7 +70,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
             return Results.Bytes([], "application/x-protobuf");
         });
         app.MapPost("/v1/{signal}", () => Results.Bytes([], "application/x-protobuf"));
-        await app.StartAsync(cancellationToken);
+        await app.StartAsync();
         var address = app.Urls.First();
         receiver = new OtlpReceiver(app, address.TrimEnd('/'));
         return receiver;
