@@ -93,10 +93,10 @@ public sealed record LoadTestReport
         }
 
         sb.AppendLine();
-        Line(sb, $"{"Process",-22}{"pid",8}{"cpu s",9}{"cores",7}{"ffmpeg s",10}{"peak MiB",10}{"warm MiB",10}{"end MiB",9}{"growth",8}{"restarts",9}");
+        Line(sb, $"{"Process",-22}{"pid",8}{"cpu s",9}{"cores",7}{"ffmpeg s",10}{"peak MiB",10}{"warm MiB",10}{"end MiB",9}{"growth",8}{"restarts",9}{"alloc B/frame",14}");
         foreach (var p in Processes)
         {
-            Line(sb, $"{p.Name,-22}{p.Pid,8}{p.CpuSeconds,9:0.0}{p.CpuCores,7:0.00}{p.ChildCpuSeconds,10:0.0}{p.PeakRssMb,10:0.0}{Mb(p.RssAfterWarmupMb),10}{p.RssEndMb,9:0.0}{(p.RssGrowthPercent is { } g ? g.ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-"),8}{p.Restarts,9}");
+            Line(sb, $"{p.Name,-22}{p.Pid,8}{p.CpuSeconds,9:0.0}{p.CpuCores,7:0.00}{p.ChildCpuSeconds,10:0.0}{p.PeakRssMb,10:0.0}{Mb(p.RssAfterWarmupMb),10}{p.RssEndMb,9:0.0}{(p.RssGrowthPercent is { } g ? g.ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-"),8}{p.Restarts,9}{(p.AllocatedBytesPerFrame is { } a ? a.ToString("N0", CultureInfo.InvariantCulture) : "-"),14}");
         }
 
         sb.AppendLine();
@@ -144,7 +144,10 @@ public sealed record RunDescription(
     DateTimeOffset StartedAt,
     string Machine);
 
-/// <summary>One child process: CPU seconds and cores used over its life, its ffmpeg children's CPU, memory, restarts.</summary>
+/// <summary>
+/// One child process: CPU seconds and cores used over its life, its ffmpeg children's CPU, memory, restarts, and the bytes
+/// its GC heap allocated per captured frame while measuring (steady state; null when not measured).
+/// </summary>
 public sealed record ProcessReport(
     string Name,
     string Roles,
@@ -157,4 +160,5 @@ public sealed record ProcessReport(
     double RssEndMb,
     double? RssGrowthPercent,
     int Restarts,
-    int? ExitCode);
+    int? ExitCode,
+    double? AllocatedBytesPerFrame = null);

@@ -26,6 +26,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
     public const int ExitRunFailed = 3;
 
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
+    private double _capturedAfterWarmup;
 
     /// <summary>Camera ids of this run: unique per run, so a shared PostgreSQL database holds other runs apart.</summary>
     public IReadOnlyList<string> CameraIds { get; } = CreateCameraIds(options.Cameras);
@@ -218,16 +219,19 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
                 child.Sample();
             }
 
+            var counters = await PipelineCounters.ScrapeAsync(children, cancellationToken);
             if (!warmedUp && time.GetUtcNow() >= measureFrom)
             {
                 warmedUp = true;
                 foreach (var child in children)
                 {
                     child.RssAfterWarmup = child.RssLast;
+                    child.AllocatedAfterWarmup = await PipelineCounters.AllocatedBytesAsync(child, cancellationToken);
                 }
+
+                _capturedAfterWarmup = counters.Captured;
             }
 
-            var counters = await PipelineCounters.ScrapeAsync(children, cancellationToken);
             var seconds = time.GetElapsedTime(lastAt).TotalSeconds;
             lastAt = time.GetTimestamp();
             if (last is not null && seconds > 0)
@@ -242,10 +246,17 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
             last = counters;
         }
 
+        var final = await PipelineCounters.ScrapeAsync(children, cancellationToken);
         foreach (var child in children)
         {
             child.Sample();
             child.RssAtEnd = child.RssLast;
+            var allocated = await PipelineCounters.AllocatedBytesAsync(child, cancellationToken);
+            var frames = final.Captured - _capturedAfterWarmup;
+            if (warmedUp && child.AllocatedAfterWarmup is { } before && allocated is { } after && frames > 0)
+            {
+                child.AllocatedBytesPerFrame = Math.Round((after - before) / frames);
+            }
         }
     }
 
@@ -375,7 +386,8 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
             Math.Round(end / MiB, 1),
             warm is { } w2 and > 0 ? Math.Round(100.0 * (end - w2) / w2, 2) : null,
             child.Restarts,
-            exitCode);
+            exitCode,
+            child.AllocatedBytesPerFrame);
     }
 
     private static string MachineDescription()
@@ -426,6 +438,20 @@ internal sealed record PipelineCounters(double Captured, double Stored, double D
         }
 
         return new PipelineCounters(captured, stored, dropped, skipped);
+    }
+
+    /// <summary>Bytes the child's GC heap has allocated since it started (<c>dotnet.gc.heap.total_allocated</c>); null when unreadable.</summary>
+    public static async Task<double?> AllocatedBytesAsync(PipelineProcess child, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var text = await child.Http.GetStringAsync("metrics", cancellationToken);
+            return text.Split('\n').Sum(line => Value(line, "dotnet_gc_heap_total_allocated_bytes_total"));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The value of a sample line of <paramref name="metric"/> (any labels), else 0.</summary>

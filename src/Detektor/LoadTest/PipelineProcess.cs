@@ -60,6 +60,12 @@ public sealed class PipelineProcess : IAsyncDisposable
     /// <summary>RSS when the warm-up ended (bytes).</summary>
     public long? RssAfterWarmup { get; set; }
 
+    /// <summary>GC heap bytes allocated when the warm-up ended.</summary>
+    public double? AllocatedAfterWarmup { get; set; }
+
+    /// <summary>Bytes allocated per captured frame (all cameras) while measuring.</summary>
+    public double? AllocatedBytesPerFrame { get; set; }
+
     /// <summary>RSS when the measured time ended, before stopping (bytes).</summary>
     public long? RssAtEnd { get; set; }
 
