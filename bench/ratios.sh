@@ -14,7 +14,7 @@
 #   rss       all-in-one peak RSS with 4 cameras (detektor loadtest, footage, detection on)                goal < 300 MB
 #   alloc     GC bytes allocated per frame in steady state (the same loadtest run as rss)                  reported
 #
-# --quick shortens every part (fewer iterations and events, shorter runs): to check the script and see rough figures,
+# --quick shortens the parts that have a size (fewer events, shorter runs; the BenchmarkDotNet parts stay ShortRun): to check the script and see rough figures,
 # not to record them. Without it the whole script takes well over an hour (lookup loads 10 M events twice).
 # Needs: ffmpeg, redis-server + redis-benchmark, PostgreSQL 15 binaries, python3, models and footage
 # (DETEKTOR_MODELS, DETEKTOR_FOOTAGE; default .cache/ of the repository, as scripts/setup.sh fills it).
@@ -47,8 +47,9 @@ want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 log() { echo "== $(date -u +%T) $*" >&2; }
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$rows"; } # figure, goal, measured, met
 build() { dotnet build "$root/$1" -c Release -nologo -v quiet > "$out/build-$(basename "$1").txt" 2>&1 || { echo "build of $1 failed: $out/build-$(basename "$1").txt" >&2; exit 1; }; }
-bdn_job=(--job short)
-((quick)) && bdn_job=(--job dry)
+# ShortRun in both modes (a dry run measures cold JIT, not the code); a long build timeout because BenchmarkDotNet builds
+# its boilerplate project per job, which takes minutes on a busy 2-core box.
+bdn_job=(--job short --buildTimeout 900)
 
 # BenchmarkDotNet: the means (ns) and allocations of a run's JSON report, one "method|parameters|mean_ns|bytes" per line.
 bdn_results() {
