@@ -15,7 +15,7 @@ public sealed class FrameBufferPool
     private long _returned;
     private long _discarded;
 
-    public FrameBufferPool(int maxRetainedPerSize = 64)
+    public FrameBufferPool(int maxRetainedPerSize = 16)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRetainedPerSize, 1);
         MaxRetainedPerSize = maxRetainedPerSize;
