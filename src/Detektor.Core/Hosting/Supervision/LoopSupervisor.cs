@@ -133,8 +133,8 @@ public sealed partial class LoopSupervisor
         var interval = TimeSpan.FromTicks(Math.Clamp(_options.StallTimeout.Ticks / 4, TimeSpan.FromMilliseconds(25).Ticks, TimeSpan.FromSeconds(1).Ticks));
         while (!task.IsCompleted)
         {
-            using var tick = new CancellationTokenSource(interval, _time);
-            await task.WaitAsync(tick.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Wakes at the next tick, when the run ends, or at once when the host stops.
+            await Task.WhenAny(task, Task.Delay(interval, _time, stoppingToken));
             if (task.IsCompleted || stoppingToken.IsCancellationRequested)
             {
                 break;
