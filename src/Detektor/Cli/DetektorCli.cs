@@ -18,6 +18,7 @@ public static class DetektorCli
         root.Subcommands.Add(DbCommand.Create());
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(SecurityCommand.Create());
+        root.Subcommands.Add(LoadTestCommand.Create());
         return root;
     }
 }

@@ -76,11 +76,14 @@ internal sealed class DetektorProcess : IAsyncDisposable
     }
 
     /// <summary>Runs to completion and returns (exit code, stdout, stderr).</summary>
-    public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    public static Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunAsync(TimeSpan.FromSeconds(90), args);
+
+    /// <summary>Runs to completion, waiting at most <paramref name="timeout"/>, and returns (exit code, stdout, stderr).</summary>
+    public static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan timeout, params string[] args)
     {
         await using var p = Start(args);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await p._process.WaitForExitAsync(timeout.Token);
+        using var cts = new CancellationTokenSource(timeout);
+        await p._process.WaitForExitAsync(cts.Token);
         p._process.WaitForExit(); // flush the async readers
         return (p.ExitCode, p.StdOut, p.StdErr);
     }
