@@ -7,6 +7,8 @@ using Detektor.Capture.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Buffers;
 using Detektor.Core.Frames;
+using Detektor.Core.Health;
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Core.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -117,6 +119,16 @@ public sealed class CaptureService : BackgroundService
             _time,
             _logger,
             _services.GetService<IBackpressureGate>());
+
+        // The camera's health check lives as long as its loop (registered here when the host has a health registry).
+        using var check = _services.GetService<HealthRegistry>()?.Register(
+            CameraHealthCheck.NamePrefix + status.Name, new CameraHealthCheck(_registry, status.Name), CameraHealthCheck.Tag);
+        if (_services.GetService<LoopSupervisor>() is { } supervisor)
+        {
+            await supervisor.RunAsync("camera:" + status.Name, (_, token) => worker.RunAsync(token), stoppingToken);
+            return;
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -3,6 +3,7 @@ using Detektor.Capture.Telemetry;
 using Detektor.Core.Buffers;
 using Detektor.Core.Frames;
 using Microsoft.Extensions.Configuration;
+using Detektor.Core.Health;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -75,11 +76,19 @@ public static class CaptureServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Registers health check <c>camera:{name}</c> for every camera that runs.</summary>
-    private sealed class CameraHealthCheckRegistrations(CameraSet cameras) : IConfigureOptions<HealthCheckServiceOptions>
+    /// <summary>
+    /// Registers health check <c>camera:{name}</c> for every camera that runs — only in hosts without a
+    /// <see cref="HealthRegistry"/>; with one, <see cref="CaptureService"/> registers each camera's check while it runs.
+    /// </summary>
+    private sealed class CameraHealthCheckRegistrations(CameraSet cameras, IServiceProvider services) : IConfigureOptions<HealthCheckServiceOptions>
     {
         public void Configure(HealthCheckServiceOptions options)
         {
+            if (services.GetService<HealthRegistry>() is not null)
+            {
+                return;
+            }
+
             foreach (var camera in cameras.Cameras)
             {
                 var name = camera.Name;
@@ -87,7 +96,7 @@ public static class CaptureServiceCollectionExtensions
                     CameraHealthCheck.NamePrefix + name,
                     sp => new CameraHealthCheck(sp.GetRequiredService<CameraRegistry>(), name),
                     failureStatus: null,
-                    tags: ["camera"]));
+                    tags: [CameraHealthCheck.Tag]));
             }
         }
     }

@@ -17,4 +17,16 @@ public sealed class HostingOptions
 
     /// <summary>Write logs as JSON lines (default) or as plain text for a terminal.</summary>
     public bool JsonLogs { get; set; } = true;
+
+    /// <summary>The <c>disk:data</c> check is degraded below this share of free space on the data directory's file system. Default 0.10.</summary>
+    [Range(0.0, 1.0)]
+    public double DiskDegradedFreeRatio { get; set; } = 0.10;
+
+    /// <summary>The <c>disk:data</c> check is unhealthy below this share of free space. Default 0.02.</summary>
+    [Range(0.0, 1.0)]
+    public double DiskUnhealthyFreeRatio { get; set; } = 0.02;
+
+    /// <summary>Memory the <c>memory</c> check measures the working set against; 0 (default) uses the GC's limit (the machine's or the container's).</summary>
+    [Range(0L, long.MaxValue)]
+    public long MemoryLimitBytes { get; set; }
 }

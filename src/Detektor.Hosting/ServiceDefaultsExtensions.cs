@@ -103,6 +103,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddHostedService<StartupGateService>();
         builder.Services.AddSingleton<IHealthMetadataContributor, ServiceDefaultsFeatures>();
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live]);
+        builder.Services.AddSupervision(builder.Configuration);
 
         // Errors as RFC 9457 ProblemDetails, with the correlation and trace ids.
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>

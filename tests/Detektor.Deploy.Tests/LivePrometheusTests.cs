@@ -22,6 +22,7 @@ public sealed partial class LivePrometheusTests(LiveStack stack) : IClassFixture
         ["detektor-health/Bus transport errors and dead letters/A"] = "one box uses the in-process bus (no Redis transport)",
         ["detektor-health/Bus transport errors and dead letters/B"] = "nothing is dead-lettered in a healthy run",
         ["detektor-service/Failed frames/A"] = "no processor fails in a healthy run",
+        ["detektor-health/Supervised loop restarts/A"] = "no supervised loop restarts in a healthy run",
         ["detektor-gpu/GPU utilisation/A"] = "no GPU on the CI machine (NVML absent); exported only when a GPU is present",
         ["detektor-gpu/GPU memory used/A"] = "no GPU on the CI machine",
         ["detektor-gpu/GPU temperature/A"] = "no GPU on the CI machine",

@@ -101,6 +101,9 @@ public sealed class CameraHealthCheck(CameraRegistry registry, string camera) : 
 {
     public const string NamePrefix = "camera:";
 
+    /// <summary>The tag of camera checks (none of the probe tags: a camera down makes /health degraded, never 503).</summary>
+    public const string Tag = "camera";
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(registry.Find(camera) is { } status ? CameraHealth.Evaluate(status) : HealthCheckResult.Unhealthy("not running in this process"));
 }

@@ -27,6 +27,9 @@ public static class DropReasons
 
     /// <summary>The frame waited longer than its maximum age and was no longer worth processing.</summary>
     public const string Expired = "expired";
+
+    /// <summary>The consumer holding the frame stalled (no progress for the supervisor's StallTimeout) and was restarted.</summary>
+    public const string Stalled = "stalled";
 }
 
 /// <summary>The pipeline's stage names, as recorded in <see cref="FrameEvent.Stage"/> and the <c>pipeline.stage</c> tag.</summary>

@@ -5,6 +5,7 @@ using Detektor.Bus.Lifecycle;
 using Detektor.Core;
 using Detektor.Core.Frames;
 using Detektor.Core.Hosting;
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Core.Security;
@@ -43,7 +44,9 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         ServiceIdentity service,
         TimeProvider time,
         IOptions<ProcessingOptions> options,
-        ILogger<FrameProcessingWorker> logger)
+        ILogger<FrameProcessingWorker> logger,
+        LoopSupervisor? supervisor = null)
+        : base(supervisor)
     {
         _bus = bus;
         _processors = [.. processors];
@@ -74,16 +77,19 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         var consumers = new Task[_options.Concurrency];
         for (var i = 0; i < consumers.Length; i++)
         {
-            var consumer = string.Create(CultureInfo.InvariantCulture, $"{_service.InstanceId}-{i}");
-            consumers[i] = ConsumeAsync(consumer, stoppingToken);
+            consumers[i] = Supervisor is { } supervisor
+                ? SuperviseConsumerAsync(supervisor, i, stoppingToken)
+                : ConsumeAsync(ConsumerName(i), null, stoppingToken);
         }
 
         await Task.WhenAll(consumers);
     }
 
-    private async Task ConsumeAsync(string consumer, CancellationToken stoppingToken)
+    private async Task ConsumeAsync(string consumer, LoopContext? loop, CancellationToken stoppingToken)
     {
         await using var subscription = _bus.Subscribe(Topics.Frames, _options.ConsumerGroup, consumer);
+        var held = loop is null ? null : new HeldDelivery();
+        loop?.OnAbandoned(() => AbandonAsync(subscription, held!));
         var batch = new List<BusDelivery<FrameMessage>>(1);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -101,20 +107,28 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
 
             foreach (var delivery in batch)
             {
-                await HandleAsync(subscription, delivery, stoppingToken);
+                held?.Hold(delivery);
+                loop?.WorkStarted();
+                await HandleAsync(subscription, delivery, held, loop, stoppingToken);
+                loop?.WorkFinished();
             }
 
             batch.Clear();
         }
 
-        if (!_bus.SurvivesRestart)
+        // A run the supervisor cancelled as stalled is restarted: what is queued stays for the next run.
+        if (!_bus.SurvivesRestart && loop?.StallDetected != true)
         {
             await DrainAsShutdownAsync(subscription, batch);
         }
     }
 
     /// <summary>Runs one frame through the chain. Public so tests and the HTTP dequeue API can drive a delivery directly.</summary>
-    public async Task HandleAsync(IBusSubscription<FrameMessage> subscription, BusDelivery<FrameMessage> delivery, CancellationToken stoppingToken)
+    public Task HandleAsync(IBusSubscription<FrameMessage> subscription, BusDelivery<FrameMessage> delivery, CancellationToken stoppingToken) =>
+        HandleAsync(subscription, delivery, null, null, stoppingToken);
+
+    private async Task HandleAsync(
+        IBusSubscription<FrameMessage> subscription, BusDelivery<FrameMessage> delivery, HeldDelivery? held, LoopContext? loop, CancellationToken stoppingToken)
     {
         var message = delivery.Message;
         var metadata = message.Metadata;
@@ -161,6 +175,11 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                 CompletedAt = _time.GetUtcNow(),
             };
             message.Release();
+            if (held is not null && !held.TryClaim(delivery))
+            {
+                return; // the supervisor gave up on this run and accounted the frame already
+            }
+
             await _bus.PublishAsync(Topics.Results, result, CancellationToken.None);
             await subscription.AckAsync(delivery, CancellationToken.None);
             Interlocked.Increment(ref _processed);
@@ -168,10 +187,16 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             message.Release();
+            if (held is not null && !held.TryClaim(delivery))
+            {
+                return;
+            }
+
             if (!_bus.SurvivesRestart)
             {
+                var dropReason = loop?.StallDetected == true ? DropReasons.Stalled : DropReasons.Shutdown;
                 await _recorder.RecordAsync(
-                    FrameEvent.Create(FrameEventType.Dropped, metadata, Stages.Process, _service.Name, _time.GetUtcNow(), reason: DropReasons.Shutdown),
+                    FrameEvent.Create(FrameEventType.Dropped, metadata, Stages.Process, _service.Name, _time.GetUtcNow(), reason: dropReason),
                     CancellationToken.None);
                 await subscription.AckAsync(delivery, CancellationToken.None);
             }

@@ -1,3 +1,4 @@
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Registry;
 using Detektor.Bus.Routing;
@@ -30,12 +31,17 @@ public sealed partial class ProcessorRegistrationService(
     IOptions<RegistryOptions> registryOptions,
     ServiceIdentity service,
     TimeProvider time,
-    ILogger<ProcessorRegistrationService> logger) : BackgroundService
+    ILogger<ProcessorRegistrationService> logger,
+    LoopSupervisor? supervisor = null) : BackgroundService
 {
     private readonly string _id = registryOptions.Value.ProcessorId ?? service.InstanceId;
     private readonly string _capabilityList = string.Join(",", capabilities.Capabilities);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Runs the loop under the supervisor when there is one (<c>registry:processor</c>: restarted if it ever throws).</summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        supervisor is null ? RunLoopAsync(stoppingToken) : supervisor.RunAsync("registry:processor", (_, token) => RunLoopAsync(token), stoppingToken);
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
         var registered = false;
         var period = registry.Ttl / 3;

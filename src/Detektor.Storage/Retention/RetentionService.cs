@@ -1,3 +1,4 @@
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
 using Microsoft.Extensions.Hosting;
@@ -17,7 +18,8 @@ public sealed class RetentionService(
     IOptions<RetentionOptions> options,
     StorageTelemetry telemetry,
     TimeProvider time,
-    ILogger<RetentionService> logger) : BackgroundService
+    ILogger<RetentionService> logger,
+    LoopSupervisor? supervisor = null) : BackgroundService
 {
     private readonly RetentionOptions _options = options.Value;
 
@@ -93,7 +95,11 @@ public sealed class RetentionService(
         return deleted;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Runs the loop under the supervisor when there is one (<c>store:retention</c>: restarted if it ever throws).</summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        supervisor is null ? RunLoopAsync(stoppingToken) : supervisor.RunAsync("store:retention", (_, token) => RunLoopAsync(token), stoppingToken);
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
         if (!_options.Enabled)
         {

@@ -4,6 +4,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Hosting;
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Core.Telemetry;
@@ -41,7 +42,9 @@ public sealed class EventStoreWriter : PipelineWorker
         StorageTelemetry telemetry,
         ServiceIdentity service,
         TimeProvider time,
-        IOptions<StorageOptions> options)
+        IOptions<StorageOptions> options,
+        LoopSupervisor? supervisor = null)
+        : base(supervisor, "store:writer")
     {
         _bus = bus;
         _outbox = outbox;

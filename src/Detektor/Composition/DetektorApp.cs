@@ -72,6 +72,8 @@ public static class DetektorApp
                 builder.Services.AddSingleton(sp => new SimulatedWorkProcessor(TimeSpan.FromMilliseconds(workMs), sp.GetRequiredService<TimeProvider>()));
                 builder.AddFrameProcessor<SimulatedWorkProcessor>();
             }
+
+            builder.AddTestHookProcessors();
         }
 
         if (roles.HasFlag(Roles.Capture))

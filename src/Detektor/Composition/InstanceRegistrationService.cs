@@ -1,3 +1,4 @@
+using Detektor.Core.Hosting.Supervision;
 using System.Net;
 using Detektor.Bus.Registry;
 using Detektor.Core;
@@ -20,7 +21,8 @@ internal sealed partial class InstanceRegistrationService(
     IOptions<DiscoveryOptions> options,
     TimeProvider time,
     ILogger<InstanceRegistrationService> logger,
-    IReadOnlyList<string> roles) : BackgroundService
+    IReadOnlyList<string> roles,
+    LoopSupervisor? supervisor = null) : BackgroundService
 {
     private bool _registered;
 
@@ -40,7 +42,11 @@ internal sealed partial class InstanceRegistrationService(
         return new UriBuilder(uri.Scheme, host, uri.Port).Uri.ToString().TrimEnd('/');
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Runs the loop under the supervisor when there is one (<c>registry:instance</c>: restarted if it ever throws).</summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        supervisor is null ? RunLoopAsync(stoppingToken) : supervisor.RunAsync("registry:instance", (_, token) => RunLoopAsync(token), stoppingToken);
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))

@@ -7,6 +7,7 @@ using Detektor.Bus.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Buffers;
 using Detektor.Core.Frames;
+using Detektor.Core.Hosting.Supervision;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Processing.Pipeline;
@@ -28,6 +29,12 @@ internal sealed class WorkerHarness : IAsyncDisposable
     private Task? _run;
 
     public WorkerHarness(ProcessingOptions options, params FrameProcessor[] processors)
+        : this(options, null, processors)
+    {
+    }
+
+    /// <summary>With <c>supervisor</c>, the consumers run under it (see <see cref="SupervisedWorkerTests"/>).</summary>
+    public WorkerHarness(ProcessingOptions options, Func<IMeterFactory, LoopSupervisor>? supervisor, params FrameProcessor[] processors)
     {
         var meterFactory = _meters.GetRequiredService<IMeterFactory>();
         var service = new ServiceIdentity("test-process");
@@ -36,12 +43,14 @@ internal sealed class WorkerHarness : IAsyncDisposable
         Recorder = new BusLifecycleRecorder(Bus, BusTelemetry);
         Sut = new FrameProcessingWorker(
             Bus, processors, Recorder, new ProcessingTelemetry(meterFactory), service, TimeProvider.System,
-            Options.Create(options), NullLogger<FrameProcessingWorker>.Instance);
+            Options.Create(options), NullLogger<FrameProcessingWorker>.Instance, Supervisor = supervisor?.Invoke(meterFactory));
         _events = Bus.Subscribe(Topics.Lifecycle, "test", "events");
         _results = Bus.Subscribe(Topics.Results, "test", "results");
     }
 
     public InProcessFrameBus Bus { get; }
+
+    public LoopSupervisor? Supervisor { get; }
 
     public BusTelemetry BusTelemetry { get; }
 

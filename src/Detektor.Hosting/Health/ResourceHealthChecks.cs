@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace Detektor.Hosting.Health;
+
+/// <summary>
+/// Free space of the file system holding the data directory (<c>Detektor:DataDir</c>): degraded below
+/// <see cref="HostingOptions.DiskDegradedFreeRatio"/> free, unhealthy below <see cref="HostingOptions.DiskUnhealthyFreeRatio"/>
+/// (the store journal and SQLite need room). Tagged ready: a full disk means the process cannot do its work.
+/// </summary>
+public sealed class DiskSpaceHealthCheck(string dataDirectory, IOptions<HostingOptions> options) : IHealthCheck
+{
+    public const string Name = "disk:data";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        // The directory may not exist yet: measure the nearest existing ancestor (the same file system it will be on).
+        var path = Path.GetFullPath(dataDirectory);
+        while (!Directory.Exists(path) && Path.GetDirectoryName(path) is { } parent)
+        {
+            path = parent;
+        }
+
+        var drive = new DriveInfo(path);
+        var total = drive.TotalSize;
+        var free = drive.AvailableFreeSpace;
+        var ratio = total > 0 ? (double)free / total : 0;
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["path"] = Path.GetFullPath(dataDirectory),
+            ["free_bytes"] = free,
+            ["total_bytes"] = total,
+            ["free_ratio"] = Math.Round(ratio, 4),
+        };
+        var o = options.Value;
+        var description = string.Create(CultureInfo.InvariantCulture, $"{free / (1024.0 * 1024 * 1024):0.##} GiB free of {total / (1024.0 * 1024 * 1024):0.##} GiB ({ratio:P1})");
+        var result = ratio < o.DiskUnhealthyFreeRatio
+            ? HealthCheckResult.Unhealthy(description, data: data)
+            : ratio < o.DiskDegradedFreeRatio ? HealthCheckResult.Degraded(description, data: data) : HealthCheckResult.Healthy(description, data);
+        return Task.FromResult(result);
+    }
+}
+
+/// <summary>
+/// The process's memory: working set against <see cref="HostingOptions.MemoryLimitBytes"/> when set (or the GC's limit,
+/// which follows a container's cgroup limit): degraded above 90 %, unhealthy above 98 %. Not tagged live: a restart for memory
+/// is the orchestrator's OOM killer's call; the check says it is coming.
+/// </summary>
+public sealed class MemoryHealthCheck(IOptions<HostingOptions> options) : IHealthCheck
+{
+    public const string Name = "memory";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        using var process = Process.GetCurrentProcess();
+        var workingSet = process.WorkingSet64;
+        var limit = options.Value.MemoryLimitBytes > 0 ? options.Value.MemoryLimitBytes : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var ratio = limit > 0 ? (double)workingSet / limit : 0;
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["working_set_bytes"] = workingSet,
+            ["managed_heap_bytes"] = GC.GetTotalMemory(false),
+            ["limit_bytes"] = limit,
+            ["used_ratio"] = Math.Round(ratio, 4),
+        };
+        var description = string.Create(CultureInfo.InvariantCulture, $"working set {workingSet / (1024.0 * 1024):0} MiB of {limit / (1024.0 * 1024):0} MiB ({ratio:P1})");
+        var result = ratio > 0.98
+            ? HealthCheckResult.Unhealthy(description, data: data)
+            : ratio > 0.90 ? HealthCheckResult.Degraded(description, data: data) : HealthCheckResult.Healthy(description, data);
+        return Task.FromResult(result);
+    }
+}
