@@ -346,20 +346,6 @@ public sealed class StoreOutbox : IAsyncDisposable
                 {
                     await SpillAsync(CancellationToken.None);
                 }
-
-                if (_stopping.IsCancellationRequested)
-                {
-                    return false;
-                }
-
-                try
-                {
-                    await Task.Delay(_options.RetryDelay, _time, _stopping.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
             }
             catch (Exception ex) when (!_hardStop.IsCancellationRequested && _store.IsPermanentFailure(ex))
             {
@@ -379,24 +365,35 @@ public sealed class StoreOutbox : IAsyncDisposable
                 }
 
                 await CheckOutageAsync();
-                if (_stopping.IsCancellationRequested)
-                {
-                    return false;
-                }
-
-                try
-                {
-                    await Task.Delay(_options.RetryDelay, _time, _stopping.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
             }
             catch (OperationCanceledException)
             {
                 return false;
             }
+
+            if (!await PauseBeforeRetryAsync())
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Waits <see cref="StoreOutboxOptions.RetryDelay"/> before the next attempt; false when the outbox is stopping.</summary>
+    private async Task<bool> PauseBeforeRetryAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        try
+        {
+            await Task.Delay(_options.RetryDelay, _time, _stopping.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
