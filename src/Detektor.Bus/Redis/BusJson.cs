@@ -13,9 +13,15 @@ namespace Detektor.Bus.Redis;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     Converters = [typeof(FrameIdJsonConverter), typeof(ActivityTraceIdJsonConverter), typeof(ActivitySpanIdJsonConverter), typeof(TraceInfoJsonConverter),
-        typeof(BoundingBoxJsonConverter), typeof(FrameOutcomeJsonConverter)])]
+        typeof(BoundingBoxJsonConverter), typeof(FrameOutcomeJsonConverter), typeof(TrackEventTypeJsonConverter)])]
 [JsonSerializable(typeof(FrameResult))]
 internal sealed partial class BusJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// <see cref="TrackEventType"/> as <c>entered</c>, <c>updated</c> or <c>left</c>. Numbers (0, 1, 2), which bodies written
+/// before this converter carried, are still read.
+/// </summary>
+public sealed class TrackEventTypeJsonConverter() : JsonStringEnumConverter<TrackEventType>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: true);
 
 /// <summary>A box as <c>{"x":…,"y":…,"width":…,"height":…}</c> (without the derived right/bottom/area).</summary>
 public sealed class BoundingBoxJsonConverter : JsonConverter<BoundingBox>
