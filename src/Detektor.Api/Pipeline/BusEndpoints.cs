@@ -109,7 +109,7 @@ public sealed record BusResponse(
         [.. breakers.Select(b => new CircuitBreakerResponse(b.Name, b.StateText, b.Since, b.Enabled))]);
 }
 
-/// <summary>One circuit breaker of this process (detector, store, Redis): <c>closed</c>, <c>half_open</c> or <c>open</c>, since when.</summary>
+/// <summary>One circuit breaker of this process (detectors, store, guarded processors): <c>closed</c>, <c>half_open</c> or <c>open</c>, since when.</summary>
 public sealed record CircuitBreakerResponse(string Name, string State, DateTimeOffset Since, bool Enabled);
 
 public sealed record TopicResponse(
