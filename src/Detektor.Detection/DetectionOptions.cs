@@ -126,6 +126,10 @@ public sealed class DetectionOptions
     [ValidateObjectMembers]
     public TrackingOptions Tracking { get; set; } = new();
 
+    /// <summary>Load shedding while detection cannot keep up (<c>Detektor:Detection:LoadShedding</c>).</summary>
+    [ValidateObjectMembers]
+    public Shedding.LoadSheddingOptions LoadShedding { get; set; } = new();
+
     /// <summary>Per camera (by camera name): labels, minimum scores, detect fps, motion threshold.</summary>
     public Dictionary<string, CameraDetectionOptions> Cameras { get; set; } = new(StringComparer.Ordinal);
 
@@ -151,6 +155,9 @@ public sealed class CameraDetectionOptions
 
     /// <summary>Motion threshold for this camera (0 = gate off).</summary>
     public double? MotionThreshold { get; set; }
+
+    /// <summary>Load shedding order: cameras of lower priority are shed first. Default 0.</summary>
+    public int? Priority { get; set; }
 
     /// <summary>Faces for this camera.</summary>
     public bool? Faces { get; set; }

@@ -46,7 +46,7 @@ public static class DetectionServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds the detection chain to the process role, in order: motion gate, detect fps, objects, faces, tracker (nothing
+    /// Adds the detection chain to the process role, in order: motion gate, detect fps, load shed, objects, faces, tracker (nothing
     /// when <c>Detektor:Detection:Enabled</c> is false; faces only when <c>FacesEnabled</c>; the tracker only when
     /// <c>Tracking:Enabled</c>).
     /// </summary>
@@ -61,6 +61,11 @@ public static class DetectionServiceCollectionExtensions
 
         builder.AddFrameProcessor<MotionGateProcessor>();
         builder.AddFrameProcessor<DetectFpsProcessor>();
+        if (section.GetSection(nameof(DetectionOptions.LoadShedding)).GetValue(nameof(Shedding.LoadSheddingOptions.Enabled), true))
+        {
+            builder.AddFrameProcessor<Shedding.LoadShedProcessor>();
+        }
+
         builder.AddFrameProcessor<ObjectDetectionProcessor>();
         if (section.GetValue(nameof(DetectionOptions.FacesEnabled), true))
         {

@@ -1,11 +1,13 @@
 using Detektor.Bus.Routing;
 using Detektor.Core.Configuration;
+using Detektor.Core.Resilience;
 using Detektor.Processing.Pipeline;
 using Detektor.Processing.Registration;
 using Detektor.Processing.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Detektor.Processing;
 
@@ -16,6 +18,9 @@ public static class ProcessingServiceCollectionExtensions
     {
         builder.Services.AddOptions<ProcessingOptions>().BindConfiguration(ProcessingOptions.SectionName).ValidateKeyed(ProcessingOptions.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProcessingOptions>, ProcessingOptionsValidator>());
+        builder.Services.AddCircuitBreakers();
+        builder.Services.TryAddSingleton<ProcessorBreakers>();
         builder.Services.TryAddSingleton<ProcessingTelemetry>();
         builder.Services.TryAddSingleton<FrameProcessingWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FrameProcessingWorker>());

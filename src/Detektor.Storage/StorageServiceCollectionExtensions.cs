@@ -1,5 +1,6 @@
 using Detektor.Core.Configuration;
 using Detektor.Core.Health;
+using Detektor.Core.Resilience;
 using Detektor.Hosting.Health;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Health;
@@ -61,6 +62,7 @@ public static class StorageServiceCollectionExtensions
     public static IHostApplicationBuilder AddEventStoreWriter(this IHostApplicationBuilder builder)
     {
         builder.AddEventStore();
+        builder.Services.AddCircuitBreakers();
         builder.Services.AddHostedService<EventStoreMigrator>();
         builder.Services.TryAddSingleton(sp =>
         {
@@ -81,7 +83,8 @@ public static class StorageServiceCollectionExtensions
                 },
                 sp.GetRequiredService<StorageTelemetry>(),
                 sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<StoreOutbox>());
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<StoreOutbox>(),
+                sp.GetRequiredService<CircuitBreakers>());
         });
         builder.Services.AddSingleton<EventStoreWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EventStoreWriter>());

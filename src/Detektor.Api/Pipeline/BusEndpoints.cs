@@ -3,9 +3,11 @@ using Detektor.Api.Http;
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.Registry;
+using Detektor.Core.Resilience;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Detektor.Api.Pipeline;
 
@@ -44,10 +46,11 @@ public static class BusEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> GetAsync(IFrameBus bus, IBackpressureGate gate, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext context, IFrameBus bus, IBackpressureGate gate, CancellationToken cancellationToken)
     {
         var snapshot = await bus.GetSnapshotAsync(cancellationToken);
-        return Results.Ok(BusResponse.From(snapshot, gate.Status));
+        var breakers = context.RequestServices.GetService<CircuitBreakers>()?.Snapshot() ?? [];
+        return Results.Ok(BusResponse.From(snapshot, gate.Status, breakers));
     }
 
     private static async Task<IResult> ListDeadLettersAsync(HttpContext context, IFrameBus bus, CancellationToken cancellationToken)
@@ -91,9 +94,10 @@ public sealed record BusResponse(
     IReadOnlyList<TopicResponse> Topics,
     IReadOnlyList<ReasonCount> Drops,
     IReadOnlyList<ReasonCount> Skips,
-    long DeadLetters)
+    long DeadLetters,
+    IReadOnlyList<CircuitBreakerResponse> CircuitBreakers)
 {
-    public static BusResponse From(BusSnapshot snapshot, BreakerStatus breaker) => new(
+    public static BusResponse From(BusSnapshot snapshot, BreakerStatus breaker, IReadOnlyList<CircuitBreakerStatus> breakers) => new(
         snapshot.Transport,
         snapshot.Available,
         snapshot.TakenAt,
@@ -101,8 +105,12 @@ public sealed record BusResponse(
         [.. snapshot.Topics.Select(TopicResponse.From)],
         snapshot.Drops,
         snapshot.Skips,
-        snapshot.Topics.Sum(t => t.DeadLetters));
+        snapshot.Topics.Sum(t => t.DeadLetters),
+        [.. breakers.Select(b => new CircuitBreakerResponse(b.Name, b.StateText, b.Since, b.Enabled))]);
 }
+
+/// <summary>One circuit breaker of this process (detectors, store, guarded processors): <c>closed</c>, <c>half_open</c> or <c>open</c>, since when.</summary>
+public sealed record CircuitBreakerResponse(string Name, string State, DateTimeOffset Since, bool Enabled);
 
 public sealed record TopicResponse(
     string Name,

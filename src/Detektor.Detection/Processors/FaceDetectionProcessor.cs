@@ -24,6 +24,8 @@ public sealed class FaceDetectionProcessor(DetectorRuntime runtime, DetectionTel
 
     public override string Name => ProcessorName;
 
+    public override bool UsesCircuitBreaker => true;
+
     public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)
     {
         var metadata = frame.Metadata;

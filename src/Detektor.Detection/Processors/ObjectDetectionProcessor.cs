@@ -23,6 +23,8 @@ public sealed class ObjectDetectionProcessor(DetectorRuntime runtime, DetectionT
 
     public override string Name => ProcessorName;
 
+    public override bool UsesCircuitBreaker => true;
+
     public override IReadOnlyList<string> Capabilities => ["objects", "labels:coco"];
 
     public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)

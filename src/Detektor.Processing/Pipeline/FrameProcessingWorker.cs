@@ -34,6 +34,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
     private readonly TimeProvider _time;
     private readonly ProcessingOptions _options;
     private readonly ILogger<FrameProcessingWorker> _logger;
+    private readonly ProcessorBreakers? _breakers;
     private long _processed;
 
     public FrameProcessingWorker(
@@ -45,7 +46,8 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         TimeProvider time,
         IOptions<ProcessingOptions> options,
         ILogger<FrameProcessingWorker> logger,
-        LoopSupervisor? supervisor = null)
+        LoopSupervisor? supervisor = null,
+        ProcessorBreakers? breakers = null)
         : base(supervisor)
     {
         _bus = bus;
@@ -64,6 +66,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
         _time = time;
         _options = options.Value;
         _logger = logger;
+        _breakers = breakers;
     }
 
     public IReadOnlyList<FrameProcessor> Processors => _processors;
@@ -152,7 +155,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                     CancellationToken.None);
             }
 
-            var context = new FrameContext(message);
+            var context = new FrameContext(message) { QueueWait = dequeuedAt - delivery.EnqueuedAt };
             var outcome = FrameOutcome.Processed;
             string? reason = null;
             for (var i = 0; i < _processors.Length; i++)
@@ -267,7 +270,9 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
             watchdog.CancelAfter(TimeSpan.FromSeconds(_options.ProcessorTimeoutSeconds));
             try
             {
-                result = await processor.ProcessAsync(context, watchdog.Token);
+                result = _breakers is null
+                    ? await processor.ProcessAsync(context, watchdog.Token)
+                    : await _breakers.ProcessAsync(processor, context, watchdog.Token);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -276,7 +281,8 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
             catch (Exception ex)
             {
                 var timedOut = ex is OperationCanceledException && watchdog.IsCancellationRequested;
-                var error = timedOut
+                var refused = ex is Polly.CircuitBreaker.BrokenCircuitException; // fail-closed processor, breaker open: no retry
+                var error = refused ? ProcessorBreakers.CircuitOpenReason : timedOut
                     ? $"timed out after {_options.ProcessorTimeoutSeconds} s"
                     : SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message}");
                 span?.SetStatus(ActivityStatusCode.Error, error);
@@ -285,7 +291,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                     _telemetry.RecordTimeout(processor.Name);
                 }
 
-                if (attempt < _options.MaxAttempts)
+                if (attempt < _options.MaxAttempts && !refused)
                 {
                     _telemetry.RecordRetry(processor.Name);
                     Log.ProcessorRetry(_logger, processor.Name, metadata.FrameId.ToString(), attempt, error);

@@ -20,6 +20,12 @@ public abstract class FrameProcessor
     public virtual IReadOnlyList<string> Capabilities => [Name];
 
     /// <summary>
+    /// True for processors that depend on something that can fail for a while (a detector, a remote service): the pipeline
+    /// runs them through a circuit breaker named after them (<see cref="ProcessorBreakers"/>).
+    /// </summary>
+    public virtual bool UsesCircuitBreaker => false;
+
+    /// <summary>
     /// Processes one frame. Return <see cref="ProcessorResult.Continue"/> to pass it on,
     /// <see cref="ProcessorResult.Skip"/> with a reason to stop the chain on purpose. Throw to fail (the pipeline retries).
     /// </summary>
@@ -68,6 +74,9 @@ public sealed class FrameContext
     public FrameMessage Message { get; }
 
     public FrameMetadata Metadata => Message.Metadata;
+
+    /// <summary>How long the frame waited on the bus before this process took it (the load signal of load shedding).</summary>
+    public TimeSpan QueueWait { get; init; }
 
     /// <summary>The frame's pixels (in process), laid out as <see cref="FrameMetadata.PixelFormat"/>; null when the bus carried none.</summary>
     public FrameBuffer? Pixels => Message.Pixels;

@@ -1,9 +1,11 @@
 using System.Text;
 using System.Text.Json;
+using Detektor.Core.Resilience;
 using Detektor.Core.Security;
 using Detektor.Storage.Abstractions;
 using Detektor.Storage.Telemetry;
 using Microsoft.Extensions.Logging;
+using Polly.CircuitBreaker;
 
 namespace Detektor.Storage.Writer;
 
@@ -22,6 +24,9 @@ namespace Detektor.Storage.Writer;
 /// events are found; those are appended to <c>rejected.jsonl</c> in the journal directory and counted, the rest is written.</item>
 /// <item>At shutdown, memory is written out while the database answers; what is left (database down, journal not yet
 /// replayed, or out of time) goes to the journal and is replayed at the next start.</item>
+/// <item>With a circuit breaker (<c>store</c>), writes go through it: once too many fail it opens, the database is not
+/// asked again until its break is over (one probe write then), and while it is open every batch in memory or newly
+/// submitted goes to the journal at once and is acknowledged, so the bus does not back up behind a dead database.</item>
 /// </list>
 /// </summary>
 public sealed class StoreOutbox : IAsyncDisposable
@@ -45,10 +50,14 @@ public sealed class StoreOutbox : IAsyncDisposable
     private long _outageSinceUtcTicks; // 0: no outage
     private volatile string? _lastError;
     private volatile bool _lastWriteFailed;
+    private readonly CircuitBreaker? _breaker;
     private Task? _pump;
 
-    public StoreOutbox(IEventStore store, EventJournal journal, StoreOutboxOptions options, StorageTelemetry telemetry, TimeProvider time, ILogger logger)
+    public StoreOutbox(
+        IEventStore store, EventJournal journal, StoreOutboxOptions options, StorageTelemetry telemetry, TimeProvider time, ILogger logger,
+        CircuitBreakers? breakers = null)
     {
+        _breaker = breakers?.Get(BreakerName, ex => ex is not OperationCanceledException && !store.IsPermanentFailure(ex));
         _store = store;
         _journal = journal;
         _options = options;
@@ -88,6 +97,9 @@ public sealed class StoreOutbox : IAsyncDisposable
         }
     }
 
+    /// <summary>The name of the store's circuit breaker (<c>Detektor:Resilience:Breakers:store</c>).</summary>
+    public const string BreakerName = "store";
+
     public void Start() => _pump ??= Task.Run(PumpAsync);
 
     /// <summary>
@@ -104,6 +116,11 @@ public sealed class StoreOutbox : IAsyncDisposable
         }
 
         Signal(_work);
+        if (_breaker?.IsOpen == true)
+        {
+            await SpillAsync(cancellationToken); // the database is known to be away: journal at once (a full journal: the loop below waits)
+        }
+
         while (Interlocked.Read(ref _memoryEvents) > _options.MemoryBufferEvents)
         {
             if (await SpillAsync(cancellationToken))
@@ -312,10 +329,23 @@ public sealed class StoreOutbox : IAsyncDisposable
             var started = _time.GetTimestamp();
             try
             {
-                var written = await _store.WriteAsync(attempt > 0 ? batch with { Replay = true } : batch, _hardStop.Token);
+                var toWrite = attempt > 0 ? batch with { Replay = true } : batch;
+                var written = _breaker is null
+                    ? await _store.WriteAsync(toWrite, _hardStop.Token)
+                    : await _breaker.ExecuteAsync(static (s, ct) => new ValueTask<int>(s.Store.WriteAsync(s.Batch, ct)), (Store: _store, Batch: toWrite), _hardStop.Token);
                 _telemetry.RecordBatch(written, _time.GetElapsedTime(started), _store.Provider);
                 MarkHealthy();
                 return true;
+            }
+            catch (BrokenCircuitException) when (!_hardStop.IsCancellationRequested)
+            {
+                // Open: the database was not asked. What waits in memory goes to the journal now; then wait and ask the
+                // breaker again (after its break it lets one probe write through).
+                attempt = Math.Max(attempt, 1);
+                if (owner is not null && !_stopping.IsCancellationRequested)
+                {
+                    await SpillAsync(CancellationToken.None);
+                }
             }
             catch (Exception ex) when (!_hardStop.IsCancellationRequested && _store.IsPermanentFailure(ex))
             {
@@ -335,24 +365,35 @@ public sealed class StoreOutbox : IAsyncDisposable
                 }
 
                 await CheckOutageAsync();
-                if (_stopping.IsCancellationRequested)
-                {
-                    return false;
-                }
-
-                try
-                {
-                    await Task.Delay(_options.RetryDelay, _time, _stopping.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
             }
             catch (OperationCanceledException)
             {
                 return false;
             }
+
+            if (!await PauseBeforeRetryAsync())
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Waits <see cref="StoreOutboxOptions.RetryDelay"/> before the next attempt; false when the outbox is stopping.</summary>
+    private async Task<bool> PauseBeforeRetryAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        try
+        {
+            await Task.Delay(_options.RetryDelay, _time, _stopping.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

@@ -4,6 +4,7 @@ using Detektor.Api.Discovery;
 using Detektor.Bus;
 using Detektor.Bus.Registry;
 using Detektor.Capture;
+using Detektor.Core.Resilience;
 using Detektor.Detection;
 using Detektor.Hosting;
 using Detektor.Hosting.Health;
@@ -46,6 +47,7 @@ public static class DetektorApp
         builder.AddServiceDefaults(RoleNames.ServiceName(roles));
         builder.Services.AddSystemdNotify();
         builder.Services.AddHealthMetrics();
+        builder.Services.AddCircuitBreakers(); // every role: /api/v1/bus lists this process's breakers
         builder.AddFrameBus();
         builder.AddInstanceRegistry();
         IReadOnlyList<string> roleNames = [.. RoleNames.All.Where((_, i) => roles.HasFlag((Roles)(1 << i)))];

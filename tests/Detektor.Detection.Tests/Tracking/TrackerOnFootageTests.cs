@@ -25,6 +25,8 @@ public sealed class TrackerOnFootageTests(ModelsFixture models)
             ["Detektor:Detection:MotionThreshold"] = "0.001",
             ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
             ["Detektor:Processing:Concurrency"] = "1",
+            // All 40 frames are queued at once, a backlog load shedding would thin out; this test wants the tracker to see every one.
+            ["Detektor:Detection:LoadShedding:Enabled"] = "false",
         });
         await sut.StartAsync();
         await sut.WhenDetectorsLoaded;

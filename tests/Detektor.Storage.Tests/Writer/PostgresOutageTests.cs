@@ -4,6 +4,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Core;
 using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
+using Detektor.Core.Resilience;
 using Detektor.Core.Messages;
 using Detektor.Core.Tracing;
 using Detektor.Storage.Writer;
@@ -119,7 +120,52 @@ public sealed class PostgresOutageTests : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(_data.Combine("journal"), "*" + EventJournal.Extension));
     }
 
-    private IHost BuildHost()
+    /// <summary>
+    /// With the store's circuit breaker: the memory bound is far above what the test produces, so without the breaker
+    /// nothing would be journaled; an empty memory and a journal while the breaker is open show that it sends batches there
+    /// at once instead of retrying the dead database.
+    /// </summary>
+    [Fact]
+    public async Task EventStoreWriter_PostgresStoppedWithBreaker_OpensJournalsAtOnceAndClosesAfterRestart()
+    {
+        using var host = BuildHost(new()
+        {
+            ["Detektor:Storage:MemoryBufferEvents"] = "100000",
+            ["Detektor:Resilience:Breakers:store:MinimumThroughput"] = "3",
+            ["Detektor:Resilience:Breakers:store:FailureRatio"] = "1",
+            ["Detektor:Resilience:Breakers:store:BreakDurationSeconds"] = "2",
+        });
+        await host.StartAsync(Ct);
+        var producer = new Producer(host.Services.GetRequiredService<IFrameBus>());
+        var outbox = host.Services.GetRequiredService<StoreOutbox>();
+        var sut = host.Services.GetRequiredService<CircuitBreakers>().Get(StoreOutbox.BreakerName);
+        Assert.Equal(BreakerState.Closed, sut.State);
+        await producer.ProduceAsync(20, Ct);
+        await Eventually.WaitAsync(() => CountAsync("SELECT count(*) FROM frame_events"), n => n == producer.ExpectedEvents, TimeSpan.FromSeconds(60), "the first frames stored");
+
+        // The database goes away: failed writes open the breaker, and what comes now goes to the journal at once.
+        await _server.StopAsync(Ct);
+        producer.MarkOutage(true);
+        await producer.ProduceAsync(20, Ct);
+        await Eventually.WaitAsync(() => Task.FromResult(sut.State), s => s == BreakerState.Open, TimeSpan.FromSeconds(60), "the store breaker open");
+        await producer.ProduceAsync(20, Ct);
+        await Eventually.WaitAsync(
+            () => Task.FromResult(outbox.Status), s => s is { MemoryEvents: 0, JournalEvents: > 0 }, TimeSpan.FromSeconds(60), "the outage's events journaled, none left in memory");
+        Assert.True(outbox.Status.Outage);
+
+        // It comes back: a probe write closes the breaker and the journal is replayed.
+        await _server.RestartAsync(Ct);
+        producer.MarkOutage(false);
+        await Eventually.WaitAsync(
+            () => Task.FromResult((sut.State, outbox.Status.JournalEvents)), s => s == (BreakerState.Closed, 0), TimeSpan.FromSeconds(120), "the breaker closed and the journal replayed");
+        await Eventually.WaitAsync(
+            () => CountAsync("SELECT count(*) FROM frame_events"), n => n >= producer.ExpectedEvents, TimeSpan.FromSeconds(60), "every event stored");
+        await host.StopAsync(Ct);
+
+        await AssertExactlyOnceAsync(producer);
+    }
+
+    private IHost BuildHost(Dictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -132,6 +178,7 @@ public sealed class PostgresOutageTests : IAsyncLifetime
             ["Detektor:Storage:BatchSize"] = "200",
             ["Detektor:Storage:Retention:Enabled"] = "false",
         });
+        builder.Configuration.AddInMemoryCollection(settings ?? []);
         builder.Services.AddSingleton(new ServiceIdentity("detektor-test"));
         builder.Services.AddMetrics();
         builder.AddInProcessBus();
