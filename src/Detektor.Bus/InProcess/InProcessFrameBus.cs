@@ -436,8 +436,15 @@ public sealed class InProcessFrameBus : IFrameBus
                 oldest = Math.Min(oldest, entry.DeliveredAt);
             }
 
+            // Another consumer may have acknowledged the last delivery since IsEmpty: then there is nothing to wait for
+            // (with long.MaxValue as "oldest" the wait would be tens of thousands of years, which the timer refuses).
+            if (oldest == long.MaxValue)
+            {
+                return null;
+            }
+
             var remaining = Options.ClaimIdle - Time.GetElapsedTime(oldest);
-            return remaining < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : remaining;
+            return TimeSpan.FromTicks(Math.Clamp(remaining.Ticks, TimeSpan.TicksPerMillisecond, Options.ClaimIdle.Ticks));
         }
 
         private async ValueTask<int> ClaimIdleAsync(string consumer, List<BusDelivery<T>> into, int maxCount)

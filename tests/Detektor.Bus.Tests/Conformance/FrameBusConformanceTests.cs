@@ -54,6 +54,57 @@ public abstract class FrameBusConformanceTests
     }
 
     [Fact]
+    public async Task Read_FourConsumersAckingConcurrently_EveryFrameDeliveredOnceAndNoReadFaults()
+    {
+        // Regression: a reader that found deliveries in flight, then saw the last of them acknowledged by another consumer
+        // before it computed its wake-up time, asked for a timer of ~10^4 years and threw (the process role's consumers
+        // were restarted by the supervisor under load).
+        const int frames = 2000;
+        await using var host = await StartAsync(framesCapacity: frames);
+        var sut = host.Bus;
+        var token = TestContext.Current.CancellationToken;
+        for (var i = 1; i <= frames; i++)
+        {
+            await sut.PublishAsync(Topics.Frames, Frame("cam1", i), token);
+        }
+
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<long, int>();
+        var delivered = 0;
+        var consumers = Enumerable.Range(1, 4).Select(n => Task.Run(async () =>
+        {
+            await using var consumer = sut.Subscribe(Topics.Frames, Processors, $"c{n}");
+            var batch = new List<BusDelivery<FrameMessage>>();
+            while (Volatile.Read(ref delivered) < frames)
+            {
+                batch.Clear();
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+                wait.CancelAfter(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await consumer.ReadAsync(batch, 1, wait.Token);
+                }
+                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                {
+                    continue;
+                }
+
+                foreach (var delivery in batch)
+                {
+                    seen.AddOrUpdate(delivery.Message.Metadata.FrameId.Sequence, 1, (_, c) => c + 1);
+                    await consumer.AckAsync(delivery, token);
+                    delivery.Message.Release();
+                    Interlocked.Increment(ref delivered);
+                }
+            }
+        }, token)).ToArray();
+
+        await Task.WhenAll(consumers).WaitAsync(TimeSpan.FromMinutes(2), token);
+
+        Assert.Equal(frames, seen.Count);
+        Assert.All(seen.Values, count => Assert.Equal(1, count));
+    }
+
+    [Fact]
     public async Task Publish_ResultsAndEvents_RoundTripWithTheirTraceContext()
     {
         await using var host = await StartAsync();

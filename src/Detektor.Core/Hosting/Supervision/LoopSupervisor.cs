@@ -196,7 +196,14 @@ public sealed partial class LoopSupervisor
         }
     }
 
-    private static string Describe(Exception ex) => SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message}");
+    /// <summary>Type, masked message and where it was thrown (the first frames of the stack: method names, never data).</summary>
+    private static string Describe(Exception ex)
+    {
+        var where = ex.StackTrace is { } stack
+            ? string.Join(" ", stack.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(4))
+            : "";
+        return SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message} {where}").TrimEnd();
+    }
 
     private static partial class Log
     {
