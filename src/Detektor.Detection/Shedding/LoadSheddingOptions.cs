@@ -12,9 +12,9 @@ public sealed class LoadSheddingOptions
     /// <summary>Shed load at all. Default true.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The budget: mean queue wait (frames topic) above this means detection is behind. Default 1000 ms.</summary>
+    /// <summary>The budget: mean queue wait (frames topic) above this means detection is behind. Default 50 ms.</summary>
     [Range(1, 600_000)]
-    public int MaxQueueWaitMs { get; set; } = 1000;
+    public int MaxQueueWaitMs { get; set; } = 50;
 
     /// <summary>Shedding is undone once the mean wait is below this share of the budget for <see cref="RecoverSeconds"/>. Default 0.5.</summary>
     [Range(0.05, 0.95)]
