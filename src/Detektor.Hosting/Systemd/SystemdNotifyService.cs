@@ -40,7 +40,17 @@ public sealed partial class SystemdNotifyService(
         using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        using var onStopping = lifetime.ApplicationStopping.Register(() => Send(socket, endpoint, "STOPPING=1"));
+        // STOPPING=1 is the last word: a watchdog ping whose health check was under way when stopping began is not sent.
+        var gate = new Lock();
+        var stopping = false;
+        using var onStopping = lifetime.ApplicationStopping.Register(() =>
+        {
+            lock (gate)
+            {
+                stopping = true;
+                Send(socket, endpoint, "STOPPING=1");
+            }
+        });
         try
         {
             await started.Task.WaitAsync(stoppingToken);
@@ -70,7 +80,15 @@ public sealed partial class SystemdNotifyService(
                     continue;
                 }
 
-                Send(socket, endpoint, "WATCHDOG=1");
+                lock (gate)
+                {
+                    if (stopping)
+                    {
+                        return;
+                    }
+
+                    Send(socket, endpoint, "WATCHDOG=1");
+                }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }

@@ -4,6 +4,7 @@ using Detektor.Api.Discovery;
 using Detektor.Bus;
 using Detektor.Bus.Registry;
 using Detektor.Capture;
+using Detektor.Core.Configuration;
 using Detektor.Core.Resilience;
 using Detektor.Detection;
 using Detektor.Hosting;
@@ -14,6 +15,7 @@ using Detektor.Processing.Processors;
 using Detektor.Storage;
 using Detektor.Web;
 using Detektor.Web.Security;
+using Microsoft.Extensions.Options;
 
 namespace Detektor.Composition;
 
@@ -52,6 +54,12 @@ public static class DetektorApp
         builder.AddInstanceRegistry();
         IReadOnlyList<string> roleNames = [.. RoleNames.All.Where((_, i) => roles.HasFlag((Roles)(1 << i)))];
         builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<InstanceRegistrationService>(sp, roleNames));
+        builder.Services.AddOptions<ConsulOptions>().BindConfiguration(ConsulOptions.SectionName).ValidateKeyed(ConsulOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<ConsulOptions>, ConsulOptionsValidator>();
+        if (builder.Configuration.GetSection(ConsulOptions.SectionName).Get<ConsulOptions>() is { Enabled: true })
+        {
+            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<ConsulRegistrationService>(sp, roleNames));
+        }
 
         // Hosted services stop in reverse order of registration: capture first, then processing (which drains the
         // frames queue), then the store (which drains results and lifecycle events). Nothing is left behind unrecorded.

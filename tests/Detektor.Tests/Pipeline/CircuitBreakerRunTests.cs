@@ -39,7 +39,9 @@ public sealed class CircuitBreakerRunTests
         Assert.Equal(("closed", true), Breaker(open, "store"));
         var metrics = await host.Http.GetStringAsync("metrics", Ct);
         Assert.Equal(2, State(metrics, "flaky"));
-        Assert.Equal(0, State(metrics, "store"));
+        // Not the store breaker's metric: every host in this test process has a "store" breaker, and OpenTelemetry's
+        // listener reports the meters of hosts running in parallel too; /api/v1/bus (above) is this host's alone.
+        Assert.Contains("detektor_circuit_breaker_state{", metrics, StringComparison.Ordinal);
         await Eventually.WaitAsync(
             GetBusAsync,
             bus => bus.GetProperty("skips").EnumerateArray().Any(s => s.GetProperty("reason").GetString() == SkipReasons.DetectorUnavailable && s.GetProperty("count").GetInt64() > 0),
