@@ -39,7 +39,9 @@ public sealed class PostgresRunTests(PostgresFixture postgres) : IDisposable
             doc => doc.RootElement.GetProperty("items").EnumerateArray().Any(f => f.GetProperty("state").GetString() == "stored"),
             TimeSpan.FromSeconds(60),
             "stored frames of the demo camera");
-        var frameId = frames.RootElement.GetProperty("items").EnumerateArray().First(f => f.GetProperty("state").GetString() == "stored").GetProperty("frame_id").GetString();
+        // The oldest stored frame of the page: the newest may still be receiving lifecycle events (they travel on their own
+        // topic and can land just after the result's `stored`), and the count below must not race them.
+        var frameId = frames.RootElement.GetProperty("items").EnumerateArray().Last(f => f.GetProperty("state").GetString() == "stored").GetProperty("frame_id").GetString();
         using var journey = JsonDocument.Parse(await client.GetStringAsync($"api/v1/frames/{frameId}", Ct));
         using var stats = JsonDocument.Parse(await client.GetStringAsync("api/v1/stats?camera=demo&interval=1m", Ct));
         using var health = await client.GetAsync("health", Ct);

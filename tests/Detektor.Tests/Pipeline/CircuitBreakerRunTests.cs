@@ -11,6 +11,7 @@ namespace Detektor.Tests.Pipeline;
 /// A processor's circuit breaker in a whole <c>detektor run</c>: its state in <c>GET /api/v1/bus</c> and on <c>/metrics</c>,
 /// frames passed on as skipped (detector_unavailable) while it is open, closed again once the fault is gone.
 /// </summary>
+[Collection(nameof(SerialMetricsCollection))]
 public sealed class CircuitBreakerRunTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -87,3 +88,10 @@ public sealed class CircuitBreakerRunTests
             Failing ? throw new InvalidOperationException("the remote service is down") : ValueTask.FromResult(ProcessorResult.Continue);
     }
 }
+
+/// <summary>
+/// Tests that read a metric every host exports (a breaker named "store", "flaky"): OpenTelemetry's listener sees the meters
+/// of every host in the test process, and same-named instruments of parallel hosts collide, so these run alone.
+/// </summary>
+[CollectionDefinition(nameof(SerialMetricsCollection), DisableParallelization = true)]
+public sealed class SerialMetricsCollection;

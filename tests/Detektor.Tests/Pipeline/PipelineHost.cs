@@ -47,8 +47,12 @@ public sealed class PipelineHost : IAsyncDisposable
 
     private Action<WebApplicationBuilder>? Configure { get; }
 
-    /// <summary>Spans exported by the OpenTelemetry in-memory exporter; read them after <see cref="StopAsync"/>.</summary>
-    public IReadOnlyList<Activity> Spans => _spans;
+    /// <summary>
+    /// A copy of the spans exported by the OpenTelemetry in-memory exporter; read them after <see cref="StopAsync"/>.
+    /// (A copy: the provider listens to every Detektor source in the process, so hosts of tests running in parallel
+    /// keep adding spans until this host is disposed.)
+    /// </summary>
+    public IReadOnlyList<Activity> Spans => _spans.ToArray();
 
     public async Task StartAsync()
     {

@@ -53,7 +53,7 @@ internal sealed class PageSession : IAsyncDisposable
             TimezoneId = "America/New_York",
             Locale = "en-US",
         });
-        context.SetDefaultTimeout(30_000);
+        context.SetDefaultTimeout(90_000); // a wait bound, not a timing assertion: CI machines are shared and busy
         return new PageSession(context, await context.NewPageAsync());
     }
 
