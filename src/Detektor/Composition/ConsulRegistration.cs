@@ -153,17 +153,9 @@ internal sealed partial class ConsulRegistrationService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var options = consul.Value;
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        if (!await HostLoops.WaitForStartAsync(lifetime, stoppingToken))
         {
-            try
-            {
-                await started.Task.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            return;
         }
 
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
@@ -190,15 +182,11 @@ internal sealed partial class ConsulRegistrationService(
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
             {
-                if (registered)
-                {
-                    registered = false;
-                }
-
+                registered = false;
                 Log.Unavailable(logger, agent, SecretMasker.MaskSecrets(ex.Message));
             }
         }
-        while (await WaitAsync(timer, stoppingToken));
+        while (await HostLoops.NextTickAsync(timer, stoppingToken));
 
         try
         {
@@ -209,18 +197,6 @@ internal sealed partial class ConsulRegistrationService(
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
             Log.Unavailable(logger, agent, SecretMasker.MaskSecrets(ex.Message));
-        }
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 

@@ -48,17 +48,9 @@ internal sealed partial class InstanceRegistrationService(
 
     private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        if (!await HostLoops.WaitForStartAsync(lifetime, stoppingToken))
         {
-            try
-            {
-                await started.Task.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            return;
         }
 
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
@@ -83,7 +75,7 @@ internal sealed partial class InstanceRegistrationService(
                 Log.RegistryUnavailable(logger, ex.Message);
             }
         }
-        while (await WaitAsync(timer, stoppingToken));
+        while (await HostLoops.NextTickAsync(timer, stoppingToken));
 
         if (_registered)
         {
@@ -96,18 +88,6 @@ internal sealed partial class InstanceRegistrationService(
             {
                 Log.RegistryUnavailable(logger, ex.Message);
             }
-        }
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 
