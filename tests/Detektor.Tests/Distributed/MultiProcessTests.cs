@@ -121,9 +121,11 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
         await store.StopAsync();
 
         Assert.Contains(b.InstanceId, processors);
+        // Frames A held are processed again by B: B's reclaimed counter proves the takeover. A journey also shows it as two
+        // dequeues when A's `dequeued` event got out before the kill; under a heavy load A can die between reading a frame
+        // and publishing that event, and then only B's dequeue is there (such journeys are checked like any other below).
         Assert.True(reclaimedByB >= 1);
         Assert.True(held > 0);
-        var retried = 0;
         foreach (var journey in journeys)
         {
             AssertCompleteWithOneTrace(journey);
@@ -131,7 +133,6 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
             if (dequeues.Count > 1)
             {
                 // Delivered to A, which died with it; reclaimed and finished by B.
-                retried++;
                 Assert.Equal(ProcessA, dequeues[0].Service);
                 Assert.All(dequeues.Skip(1), d => Assert.Equal(ProcessB, d.Service));
                 Assert.True(journey.Events.Count(e => e is { Type: "processing_completed", Stage: "simulated", Service: ProcessA }) <= 1);
@@ -145,12 +146,6 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
             }
         }
 
-        var touchedByA = journeys.Where(j => j.Events.Any(e => e.Service == ProcessA)).TakeLast(6)
-            .Select(j => j.FrameId + ": " + string.Join(", ", j.Events.Select(e => $"{e.Type}/{e.Stage}/{e.Service}/{e.Reason}")));
-        // Frames A held are processed again by B. A journey shows it as two dequeues when A's `dequeued` event got out
-        // before the kill; under a heavy load A can die between reading a frame and publishing that event, and then only B's
-        // dequeue is there — reclaimedByB (above) is the proof that B took A's frames over either way.
-        Assert.True(retried >= 1 || reclaimedByB >= 1, $"the frames process-a held when killed are processed again by process-b (held {held}); last journeys touched by A:\n{string.Join("\n", touchedByA)}");
         AssertNoOrphans(await WaitForSpansAsync(otlp, journeys.Where(j => j.Has("stored")).ToList()));
     }
 
