@@ -32,19 +32,25 @@ public sealed class HostingOptions
     [Range(0L, long.MaxValue)]
     public long MemoryLimitBytes { get; set; }
 
-    /// <summary>The <c>cpu</c> check is degraded when CPU use over <see cref="CpuWindow"/> reaches this share of the available cores. Default 0.90.</summary>
+    /// <summary>The <c>cpu</c> check is degraded when CPU use over <see cref="CpuWindow"/> is above this share of the available cores. Default 0.90.</summary>
     [Range(0.0, 1.0)]
     public double CpuDegradedRatio { get; set; } = 0.90;
 
-    /// <summary>The <c>cpu</c> check is unhealthy at this share (not below <see cref="CpuDegradedRatio"/>). Default 0.98.</summary>
+    /// <summary>
+    /// The <c>cpu</c> check is unhealthy above this share (not below <see cref="CpuDegradedRatio"/>). Default 1: never — a
+    /// busy CPU makes frames late, it does not stop the process, and on a small box it is often full.
+    /// </summary>
     [Range(0.0, 1.0)]
-    public double CpuUnhealthyRatio { get; set; } = 0.98;
+    public double CpuUnhealthyRatio { get; set; } = 1.0;
 
     /// <summary>How often the CPU counters are read. Default 5 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan CpuSampleInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The sliding window the <c>cpu</c> check averages over (not shorter than <see cref="CpuSampleInterval"/>). Default 1 min.</summary>
+    /// <summary>
+    /// The sliding window the <c>cpu</c> check averages over (not shorter than <see cref="CpuSampleInterval"/>). Default 1 min.
+    /// The check judges once its samples cover half of it (the start-up's JIT burst alone says little).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan CpuWindow { get; set; } = TimeSpan.FromMinutes(1);
 }

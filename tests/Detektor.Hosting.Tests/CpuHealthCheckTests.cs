@@ -31,7 +31,7 @@ public sealed class CpuHealthCheckTests
         await File.WriteAllTextAsync(Path.Combine(cgroup, "cpu.max"), "50000 100000\n", TestContext.Current.CancellationToken);
         var processCpu = TimeSpan.Zero;
         var time = new FakeTimeProvider();
-        var options = Options(0.5, 0.9, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+        var options = Options(0.5, 0.9, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(20));
         using var sampler = new CpuUsageSampler(time, options, new CpuSources(stat, cgroup, () => processCpu));
         var sut = new CpuHealthCheck(sampler, options);
 
@@ -72,7 +72,7 @@ public sealed class CpuHealthCheckTests
         await File.WriteAllTextAsync(dir.Combine("cpuacct", "cpuacct.usage"), "0\n", TestContext.Current.CancellationToken);
         var processCpu = TimeSpan.Zero;
         var time = new FakeTimeProvider();
-        var options = Options(0.5, 0.9, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+        var options = Options(0.5, 0.9, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(8));
         using var sampler = new CpuUsageSampler(time, options, new CpuSources(dir.Combine("no-proc-stat"), dir.Path, () => processCpu));
         var sut = new CpuHealthCheck(sampler, options);
 
@@ -114,7 +114,7 @@ public sealed class CpuHealthCheckTests
         }
 
         Assert.Equal(
-            [HealthStatus.Healthy, HealthStatus.Unhealthy, HealthStatus.Unhealthy, HealthStatus.Unhealthy, HealthStatus.Degraded, HealthStatus.Healthy, HealthStatus.Healthy, HealthStatus.Healthy],
+            [HealthStatus.Healthy, HealthStatus.Healthy, HealthStatus.Unhealthy, HealthStatus.Unhealthy, HealthStatus.Degraded, HealthStatus.Healthy, HealthStatus.Healthy, HealthStatus.Healthy],
             statuses);
         Assert.Equal(3.0, sampler.Current!.Window.TotalSeconds, 6); // bounded to the window
         Assert.Equal(0.0, sampler.Current.ProcessRatio, 6);
@@ -219,7 +219,7 @@ public sealed class CpuBurnTests
         Assert.True(idleRatio < 0.25, $"idle {idleRatio}");
         Assert.True(busyRatio >= 0.25, $"busy {busyRatio}");
         Assert.True(busyRatio > idleRatio, $"busy {busyRatio} vs idle {idleRatio}");
-        Assert.Equal(busyRatio >= 1.0 ? HealthStatus.Unhealthy : HealthStatus.Degraded, busy.Status);
+        Assert.Equal(HealthStatus.Degraded, busy.Status); // unhealthy above 1: never
         Assert.True((double)calm.Data["process_ratio"] < 0.25);
     }
 }

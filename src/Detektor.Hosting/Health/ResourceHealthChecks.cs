@@ -76,8 +76,10 @@ public sealed class MemoryHealthCheck(IOptions<HostingOptions> options) : IHealt
 /// <summary>
 /// CPU use over the last <see cref="HostingOptions.CpuWindow"/> (from <see cref="CpuUsageSampler"/>, sampled on a timer):
 /// the process's against the cores available to it (the cgroup's limit when one is set), and the cgroup's (limited) or
-/// the machine's. Degraded when the higher of the two reaches <see cref="HostingOptions.CpuDegradedRatio"/>, unhealthy at
-/// <see cref="HostingOptions.CpuUnhealthyRatio"/>. Not tagged: a busy CPU makes frames late, restarting would not help.
+/// the machine's. Degraded when the higher of the two is above <see cref="HostingOptions.CpuDegradedRatio"/>, unhealthy above
+/// <see cref="HostingOptions.CpuUnhealthyRatio"/> (default 1: never). It judges once the samples cover half of
+/// <see cref="HostingOptions.CpuWindow"/>; until then it is healthy and says so. Not tagged: a busy CPU makes frames late,
+/// restarting would not help.
 /// </summary>
 public sealed class CpuHealthCheck(CpuUsageSampler sampler, IOptions<HostingOptions> options) : IHealthCheck
 {
@@ -85,7 +87,8 @@ public sealed class CpuHealthCheck(CpuUsageSampler sampler, IOptions<HostingOpti
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (sampler.Current is not { } usage)
+        var o = options.Value;
+        if (sampler.Current is not { } usage || usage.Window < o.CpuWindow / 2)
         {
             return Task.FromResult(HealthCheckResult.Healthy("collecting samples"));
         }
@@ -111,16 +114,15 @@ public sealed class CpuHealthCheck(CpuUsageSampler sampler, IOptions<HostingOpti
             data["cgroup_limit_cores"] = Math.Round(limit, 3);
         }
 
-        var o = options.Value;
         var worst = usage.WorstRatio;
         var surroundings = usage.CgroupRatio is { } c ? string.Create(CultureInfo.InvariantCulture, $", cgroup {c:P0} of {usage.CgroupLimitCores:0.##} cores")
             : usage.MachineRatio is { } m ? string.Create(CultureInfo.InvariantCulture, $", machine {m:P0}")
             : "";
         var description = string.Create(
             CultureInfo.InvariantCulture, $"process {usage.ProcessRatio:P0} of {usage.AvailableCores:0.##} cores{surroundings} over {usage.Window.TotalSeconds:0} s");
-        var result = worst >= o.CpuUnhealthyRatio
+        var result = worst > o.CpuUnhealthyRatio
             ? HealthCheckResult.Unhealthy(description, data: data)
-            : worst >= o.CpuDegradedRatio ? HealthCheckResult.Degraded(description, data: data) : HealthCheckResult.Healthy(description, data);
+            : worst > o.CpuDegradedRatio ? HealthCheckResult.Degraded(description, data: data) : HealthCheckResult.Healthy(description, data);
         return Task.FromResult(result);
     }
 }

