@@ -9,6 +9,12 @@ namespace Detektor.Hosting.Tests;
 /// <summary>A web host with the service defaults and the health metrics on a free loopback port, and a client for it.</summary>
 internal sealed class DefaultsHost : IAsyncDisposable
 {
+    /// <summary>
+    /// Test classes that start one run one after another: every host's meters are seen by every other host's OpenTelemetry
+    /// listener, so two hosts' health gauges (same meter and instrument names) would mix in one another's /metrics.
+    /// </summary>
+    public const string Collection = "defaults-host";
+
     private DefaultsHost(WebApplication app, HttpClient http)
     {
         App = app;

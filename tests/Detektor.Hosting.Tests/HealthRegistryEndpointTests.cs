@@ -10,6 +10,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Detektor.Hosting.Tests;
 
 /// <summary>Checks registered and unregistered at run time, seen on the probes and in the health metric; loop checks.</summary>
+[Collection(DefaultsHost.Collection)]
 public sealed class HealthRegistryEndpointTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Detektor.Hosting.Tests;
 
 /// <summary>What /metrics exports beyond the components' own metrics: the cardinality bound and the process's memory.</summary>
+[Collection(DefaultsHost.Collection)]
 public sealed partial class MetricsEndpointTests : IAsyncLifetime
 {
     private const int Limit = 16;
