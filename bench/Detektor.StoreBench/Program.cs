@@ -35,14 +35,15 @@ switch (command)
               --store S        postgres, sqlite or both (default both)
               --postgres CS    use this server instead of starting a throwaway durable cluster
               --dir PATH       where SQLite files go (default: the system temp folder)
-              --sqlite-cache MB  the SQLite writer's page cache (Detektor:Storage:SqliteCacheMegabytes, default 128)
+              --sqlite-cache MB  the SQLite writer's page cache (Detektor:Storage:SqliteCacheMegabytes, default 32)
+              --sqlite-mmap MB   the SQLite read mapping (Detektor:Storage:SqliteMmapMegabytes, default 0)
             """);
         break;
 }
 
 namespace Detektor.StoreBench
 {
-    internal sealed record Options(long Events, int[] Batches, int Rounds, int Lookups, string Store, string? Postgres, string Dir, bool EventsGiven, int SqliteCacheMegabytes)
+    internal sealed record Options(long Events, int[] Batches, int Rounds, int Lookups, string Store, string? Postgres, string Dir, bool EventsGiven, SqliteStoreSettings Sqlite)
     {
         public static Options Parse(string[] args)
         {
@@ -61,7 +62,11 @@ namespace Detektor.StoreBench
                 Get("--postgres"),
                 Get("--dir") ?? Path.GetTempPath(),
                 Get("--events") is not null,
-                int.Parse(Get("--sqlite-cache") ?? "128", CultureInfo.InvariantCulture));
+                new SqliteStoreSettings
+                {
+                    CacheMegabytes = int.Parse(Get("--sqlite-cache") ?? "32", CultureInfo.InvariantCulture),
+                    MmapMegabytes = int.Parse(Get("--sqlite-mmap") ?? "0", CultureInfo.InvariantCulture),
+                });
         }
 
         public long EventsOr(long fallback) => EventsGiven ? Events : fallback;
@@ -180,7 +185,7 @@ namespace Detektor.StoreBench
                     var path = Path.Combine(options.Dir, $"detektor-bench-{Guid.NewGuid():N}.db");
                     try
                     {
-                        using var sut = new SqliteEventStore(path, cacheMegabytes: options.SqliteCacheMegabytes);
+                        using var sut = new SqliteEventStore(path, settings: options.Sqlite);
                         await sut.MigrateAsync();
                         var seconds = batch == 0 ? RawSqliteInsert(path, events) : await StoreAsync(sut, events, batch);
                         var rate = events.Count / seconds;
@@ -361,7 +366,7 @@ namespace Detektor.StoreBench
                 var path = Path.Combine(options.Dir, $"detektor-bench-lookup-{Guid.NewGuid():N}.db");
                 try
                 {
-                    using var store = new SqliteEventStore(path, cacheMegabytes: options.SqliteCacheMegabytes);
+                    using var store = new SqliteEventStore(path, settings: options.Sqlite);
                     await store.MigrateAsync();
                     var sample = await LoadAsync(store, total);
                     Console.WriteLine($"SQLite file: {new FileInfo(path).Length / (1024.0 * 1024 * 1024):0.00} GiB");
