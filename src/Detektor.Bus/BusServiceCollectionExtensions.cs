@@ -2,6 +2,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.InProcess;
 using Detektor.Bus.Leases;
+using Detektor.Core.Resilience;
 using Detektor.Bus.Lifecycle;
 using Detektor.Bus.Redis;
 using Detektor.Bus.Registry;
@@ -83,6 +84,7 @@ public static class BusServiceCollectionExtensions
         builder.Services.TryAddSingleton<ILifecycleRecorder, BusLifecycleRecorder>();
         builder.Services.TryAddSingleton<BackpressureGate>();
         builder.Services.TryAddSingleton<IBackpressureGate>(sp => sp.GetRequiredService<BackpressureGate>());
+        builder.Services.AddCircuitBreakers(); // each external processor's breaker
         builder.Services.TryAddSingleton<FrameLeaseService>();
         var health = builder.Services.AddHealthChecks();
         foreach (var topic in new[] { Topics.Frames.Name, Topics.Results.Name, Topics.Lifecycle.Name })

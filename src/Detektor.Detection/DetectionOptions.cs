@@ -117,6 +117,10 @@ public sealed class DetectionOptions
     [Range(30.0, 120.0)]
     public double GpuMaxTemperatureCelsius { get; set; } = 80;
 
+    /// <summary>The <c>gpu</c> health check turns degraded when a GPU's memory in use reaches this share of its total. Default 0.95.</summary>
+    [Range(0.1, 1.0)]
+    public double GpuMaxMemoryUsedRatio { get; set; } = 0.95;
+
     /// <summary>GPU readings are cached this long. Default 5 s.</summary>
     [Range(0.1, 3600.0)]
     public double GpuPollSeconds { get; set; } = 5;

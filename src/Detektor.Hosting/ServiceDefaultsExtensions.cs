@@ -18,6 +18,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
@@ -47,6 +48,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.TryAddSingleton(identity);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOptions<HostingOptions>().BindConfiguration(HostingOptions.SectionName).ValidateKeyed(HostingOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HostingOptions>, HostingOptionsValidator>());
         var hosting = builder.Configuration.GetSection(HostingOptions.SectionName).Get<HostingOptions>() ?? new HostingOptions();
 
         // Logging: structured JSON lines on the console, the last error remembered for /health, OpenTelemetry logs.

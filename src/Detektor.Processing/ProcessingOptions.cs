@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Detektor.Core.Resilience;
 
 namespace Detektor.Processing;
 
@@ -24,29 +25,12 @@ public sealed class ProcessingOptions
     [RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
     public string ConsumerGroup { get; set; } = "processors";
 
-    /// <summary>Per processor (by name): what happens to a frame while the processor's circuit breaker is open.</summary>
+    /// <summary>
+    /// Per processor (by name): what happens to a frame while the processor's circuit breaker is open. Validated in every role
+    /// by <see cref="ProcessorPoliciesValidator"/> (external processors use the same keys).
+    /// </summary>
     public Dictionary<string, ProcessorPolicyOptions> Processors { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>The policy of processor <paramref name="name"/> while its breaker is open; default fail-open.</summary>
-    public BreakerOpenPolicy OnBreakerOpen(string name) =>
-        Processors.TryGetValue(name, out var o) && string.Equals(o.OnBreakerOpen, nameof(BreakerOpenPolicy.FailClosed), StringComparison.OrdinalIgnoreCase)
-            ? BreakerOpenPolicy.FailClosed
-            : BreakerOpenPolicy.FailOpen;
-}
-
-/// <summary>One processor's settings (<c>Detektor:Processing:Processors:{name}</c>).</summary>
-public sealed class ProcessorPolicyOptions
-{
-    /// <summary><c>FailOpen</c> (default): frames pass on as skipped (<c>detector_unavailable</c>); <c>FailClosed</c>: they fail (<c>circuit_open</c>).</summary>
-    public string OnBreakerOpen { get; set; } = nameof(BreakerOpenPolicy.FailOpen);
-}
-
-/// <summary>What a guarded processor's open breaker does to a frame.</summary>
-public enum BreakerOpenPolicy
-{
-    /// <summary>The frame is recorded <c>skipped</c> with reason <c>detector_unavailable</c> and its result still goes to the store.</summary>
-    FailOpen,
-
-    /// <summary>The frame is recorded <c>processing_failed</c> with reason <c>circuit_open</c> (outcome failed), without retries.</summary>
-    FailClosed,
+    public BreakerOpenPolicy OnBreakerOpen(string name) => ProcessorPoliciesOptions.Resolve(Processors, name);
 }

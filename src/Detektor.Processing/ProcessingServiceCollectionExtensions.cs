@@ -7,7 +7,6 @@ using Detektor.Processing.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Detektor.Processing;
 
@@ -18,7 +17,6 @@ public static class ProcessingServiceCollectionExtensions
     {
         builder.Services.AddOptions<ProcessingOptions>().BindConfiguration(ProcessingOptions.SectionName).ValidateKeyed(ProcessingOptions.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProcessingOptions>, ProcessingOptionsValidator>());
         builder.Services.AddCircuitBreakers();
         builder.Services.TryAddSingleton<ProcessorBreakers>();
         builder.Services.TryAddSingleton<ProcessingTelemetry>();

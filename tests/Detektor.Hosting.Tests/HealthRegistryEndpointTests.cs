@@ -89,13 +89,14 @@ public sealed class HealthRegistryEndpointTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Health_Defaults_IncludeDiskAndMemoryChecksWithDetails()
+    public async Task Health_Defaults_IncludeDiskMemoryAndCpuChecksWithDetails()
     {
         var (code, body) = await GetAsync("health");
 
         Assert.Equal(HttpStatusCode.OK, code);
         Assert.NotNull(CheckOf(body, DiskSpaceHealthCheck.Name));
         Assert.NotNull(CheckOf(body, MemoryHealthCheck.Name));
+        Assert.NotNull(CheckOf(body, CpuHealthCheck.Name));
         var details = body.GetProperty("metadata").GetProperty("check_details");
         Assert.True(details.GetProperty(DiskSpaceHealthCheck.Name).GetProperty("data").GetProperty("total_bytes").GetInt64() > 0);
         Assert.True(details.GetProperty(MemoryHealthCheck.Name).GetProperty("data").GetProperty("working_set_bytes").GetInt64() > 0);

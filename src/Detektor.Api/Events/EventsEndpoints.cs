@@ -145,7 +145,10 @@ public record EventResponse(
 
 public sealed record EventPageResponse(IReadOnlyList<EventResponse> Items, string? NextCursor, int Limit);
 
-/// <summary>One entered/updated/left event of a tracked object, with where the object was and the frames behind it.</summary>
+/// <summary>
+/// One entered/updated/left event of a tracked object, with where the object was and the frames behind it; <c>reason</c> is
+/// <c>shutdown</c> for a <c>left</c> the tracker made because the process stopped with the object still in view.
+/// </summary>
 public sealed record TrackEventResponse(
     Guid EventId,
     string Type,
@@ -154,12 +157,14 @@ public sealed record TrackEventResponse(
     string? TraceId,
     float Score,
     JsonElement? Box,
-    IReadOnlyList<string> Frames)
+    IReadOnlyList<string> Frames,
+    string? Reason = null)
 {
     public static TrackEventResponse From(TrackedObjectEvent e)
     {
         JsonElement? box = null;
         var frames = new List<string>();
+        string? reason = null;
         if (e.Data is { } data)
         {
             using var doc = JsonDocument.Parse(data);
@@ -172,9 +177,14 @@ public sealed record TrackEventResponse(
             {
                 frames.AddRange(f.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!));
             }
+
+            if (doc.RootElement.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String)
+            {
+                reason = r.GetString();
+            }
         }
 
-        return new TrackEventResponse(e.EventId, e.Type.ToWireName(), e.Time, e.FrameId, e.TraceId, e.Score, box, frames);
+        return new TrackEventResponse(e.EventId, e.Type.ToWireName(), e.Time, e.FrameId, e.TraceId, e.Score, box, frames, reason);
     }
 }
 

@@ -7,6 +7,7 @@ using Detektor.Bus.Leases;
 using Detektor.Bus.Redis;
 using Detektor.Core.Frames;
 using Detektor.Core.Messages;
+using Detektor.Core.Resilience;
 using Detektor.Core.Tracing;
 using Detektor.Imaging;
 using Microsoft.AspNetCore.Builder;
@@ -89,7 +90,8 @@ public static partial class FrameLeaseEndpoints
         }
 
         var leased = await leases.DequeueAsync(processor!, count, TimeSpan.FromSeconds(wait), cancellationToken);
-        return Results.Ok(new DequeueResponse([.. leased.Select(l => LeasedFrameResponse.From(l, pixels))], options.Value.ClaimIdleMs / 1000.0));
+        return Results.Ok(new DequeueResponse(
+            [.. leased.Leases.Select(l => LeasedFrameResponse.From(l, pixels))], options.Value.ClaimIdleMs / 1000.0, CircuitBreakerStatus.StateName(leased.Breaker), leased.Refused));
     }
 
     private static async Task<IResult> CompleteAsync(string id, HttpContext context, FrameLeaseService leases)
@@ -288,7 +290,11 @@ public static partial class FrameLeaseEndpoints
     }
 }
 
-public sealed record DequeueResponse(IReadOnlyList<LeasedFrameResponse> Items, double LeaseSeconds);
+/// <param name="Items">The frames leased.</param>
+/// <param name="LeaseSeconds">How long a lease lasts.</param>
+/// <param name="Breaker">The processor's circuit breaker: closed, half_open or open.</param>
+/// <param name="Refused">Ids of frames taken but not leased because the breaker is open; they got the processor's OnBreakerOpen policy.</param>
+public sealed record DequeueResponse(IReadOnlyList<LeasedFrameResponse> Items, double LeaseSeconds, string Breaker, IReadOnlyList<string> Refused);
 
 /// <summary>A leased frame: its metadata, trace context, lease and (optionally) its pixels.</summary>
 public sealed record LeasedFrameResponse(

@@ -8,6 +8,7 @@ using Detektor.Bus.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
+using Detektor.Core.Resilience;
 using Detektor.Core.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,14 @@ namespace Detektor.Bus.Leases;
 /// result, publishes it and acknowledges the frame. A lease is the bus delivery itself: not completed within
 /// <see cref="BusOptions.ClaimIdleMs"/>, the bus hands the frame to another consumer (a redelivery), and the late result
 /// is refused. Every external processor is kept in the registry (kind <c>http</c>) while it keeps polling.
+/// <para>
+/// Each external processor has a circuit breaker, <c>http-{name}</c> (settings <c>Detektor:Resilience:Breakers:http-{name}</c>):
+/// every lease is one call through it, a failure when the lease runs out or the result is <c>failed</c>. While it is open
+/// the frames the processor takes are not leased to it but get its policy
+/// (<c>Detektor:Processing:Processors:{name}:OnBreakerOpen</c>): fail-open records them <c>skipped</c>
+/// (<c>processor_unavailable</c>), fail-closed <c>processing_failed</c> (<c>circuit_open</c>); either way the result is
+/// published and the frame acknowledged at once instead of waiting out a lease. Half-open, one frame is leased as the probe.
+/// </para>
 /// </summary>
 public sealed class FrameLeaseService : IAsyncDisposable
 {
@@ -33,8 +42,18 @@ public sealed class FrameLeaseService : IAsyncDisposable
     private readonly ServiceIdentity _service;
     private readonly TimeProvider _time;
     private readonly BusOptions _options;
+    private readonly CircuitBreakers _breakers;
+    private readonly ProcessorPoliciesOptions _policies;
 
-    public FrameLeaseService(IFrameBus bus, ILifecycleRecorder recorder, IProcessorRegistry registry, ServiceIdentity service, TimeProvider time, IOptions<BusOptions> options)
+    public FrameLeaseService(
+        IFrameBus bus,
+        ILifecycleRecorder recorder,
+        IProcessorRegistry registry,
+        ServiceIdentity service,
+        TimeProvider time,
+        IOptions<BusOptions> options,
+        CircuitBreakers breakers,
+        IOptions<ProcessorPoliciesOptions> policies)
     {
         _bus = bus;
         _recorder = recorder;
@@ -42,7 +61,15 @@ public sealed class FrameLeaseService : IAsyncDisposable
         _service = service;
         _time = time;
         _options = options.Value;
+        _breakers = breakers;
+        _policies = policies.Value;
     }
+
+    /// <summary>The failure reason of a frame refused by the open breaker of a fail-closed external processor.</summary>
+    public const string CircuitOpenReason = "circuit_open";
+
+    /// <summary>The circuit breaker of external processor <paramref name="processor"/>.</summary>
+    public static string BreakerName(string processor) => "http-" + processor;
 
     /// <summary>Frames leased and not yet completed or expired.</summary>
     public int ActiveLeases => _leases.Count;
@@ -51,11 +78,14 @@ public sealed class FrameLeaseService : IAsyncDisposable
     /// Leases up to <paramref name="count"/> frames for <paramref name="processor"/>, waiting up to <paramref name="wait"/>
     /// for the first (long poll). Returns what it got, possibly nothing.
     /// </summary>
-    public async Task<IReadOnlyList<Lease>> DequeueAsync(string processor, int count, TimeSpan wait, CancellationToken cancellationToken)
+    public async Task<DequeueResult> DequeueAsync(string processor, int count, TimeSpan wait, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var external = _processors.GetOrAdd(processor, name => new ExternalProcessor(
-            _bus.Subscribe(Topics.Frames, _options.ProcessorGroup, "http-" + name), new SemaphoreSlim(1, 1)));
+            _bus.Subscribe(Topics.Frames, _options.ProcessorGroup, "http-" + name),
+            new SemaphoreSlim(1, 1),
+            _breakers.Get(BreakerName(name), static ex => ex is ExternalProcessorFailedException),
+            _policies.OnBreakerOpen(name)));
         await RegisterAsync(processor, count, cancellationToken);
         SweepExpired();
 
@@ -80,6 +110,7 @@ public sealed class FrameLeaseService : IAsyncDisposable
         }
 
         var leased = new List<Lease>(deliveries.Count);
+        var refused = new List<string>();
         var now = _time.GetUtcNow();
         foreach (var delivery in deliveries)
         {
@@ -103,12 +134,78 @@ public sealed class FrameLeaseService : IAsyncDisposable
 
             // The lease ends a little before the bus would hand the frame to another consumer, so a late result is refused rather than doubled.
             var margin = TimeSpan.FromMilliseconds(Math.Min(1000, _options.ClaimIdleMs / 10));
-            var lease = new Lease(metadata.FrameId.ToString(), processor, delivery, external.Subscription, now, now + _options.ClaimIdle - margin);
+            var expiresAt = now + _options.ClaimIdle - margin;
+            var verdict = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!await AdmitAsync(external.Breaker, verdict, expiresAt - now))
+            {
+                await RefuseAsync(processor, external, delivery, now);
+                refused.Add(metadata.FrameId.ToString());
+                continue;
+            }
+
+            var lease = new Lease(metadata.FrameId.ToString(), processor, delivery, external.Subscription, now, expiresAt) { Verdict = verdict };
             _leases[lease.FrameId] = lease;
             leased.Add(lease);
         }
 
-        return leased;
+        return new DequeueResult(leased, refused, external.Breaker.State);
+    }
+
+    /// <summary>
+    /// Starts the breaker call that stands for one lease: it ends when the lease is completed (<paramref name="verdict"/>:
+    /// true for a processed or skipped result, false for failed or expired) or at the lease's end. False when the breaker
+    /// refuses the call (open, or half-open with its probe already out).
+    /// </summary>
+    private async ValueTask<bool> AdmitAsync(CircuitBreaker breaker, TaskCompletionSource<bool> verdict, TimeSpan leaseTime)
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = breaker.ExecuteAsync(
+            static async (s, _) =>
+            {
+                s.Entered.TrySetResult();
+                bool ok;
+                try
+                {
+                    ok = await s.Verdict.Task.WaitAsync(s.LeaseTime, s.Time, CancellationToken.None);
+                }
+                catch (TimeoutException)
+                {
+                    ok = false;
+                }
+
+                return ok ? true : throw new ExternalProcessorFailedException();
+            },
+            (Entered: entered, Verdict: verdict, LeaseTime: leaseTime, Time: _time),
+            CancellationToken.None).AsTask();
+        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var first = await Task.WhenAny(entered.Task, call);
+        return first == entered.Task || !call.IsFaulted;
+    }
+
+    /// <summary>The breaker is open: the frame gets the processor's policy, its result is published and the frame acknowledged.</summary>
+    private async Task RefuseAsync(string processor, ExternalProcessor external, BusDelivery<FrameMessage> delivery, DateTimeOffset now)
+    {
+        var metadata = delivery.Message.Metadata;
+        var failClosed = external.Policy == BreakerOpenPolicy.FailClosed;
+        using (var span = BusTelemetry.ActivitySource.StartActivity(
+                   SpanNames.ProcessPrefix + processor, ActivityKind.Internal, metadata.Trace.ToActivityContext(), startTime: now))
+        {
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag(SemanticAttributes.FrameId, metadata.FrameId.ToString());
+                span.SetTag(SemanticAttributes.Processor, processor);
+                span.SetTag("pipeline.circuit_breaker", "open");
+            }
+
+            await _recorder.RecordAsync(
+                FrameEvent.Create(
+                    failClosed ? FrameEventType.ProcessingFailed : FrameEventType.Skipped, metadata, processor, ServiceName(processor), now, span, TimeSpan.Zero,
+                    failClosed ? CircuitOpenReason : SkipReasons.ProcessorUnavailable),
+                CancellationToken.None);
+        }
+
+        await PublishAndAckAsync(
+            processor, external.Subscription, delivery, failClosed ? FrameOutcome.Failed : FrameOutcome.Skipped, failClosed ? CircuitOpenReason : SkipReasons.ProcessorUnavailable, [], now);
     }
 
     /// <summary>Completes a lease with the external processor's result: events, the result message, then the acknowledgement.</summary>
@@ -128,6 +225,7 @@ public sealed class FrameLeaseService : IAsyncDisposable
         if (now >= lease.ExpiresAt)
         {
             _leases.TryRemove(new KeyValuePair<string, Lease>(frameId, lease));
+            lease.Verdict?.TrySetResult(false);
             return CompleteOutcome.Expired;
         }
 
@@ -135,6 +233,8 @@ public sealed class FrameLeaseService : IAsyncDisposable
         {
             return CompleteOutcome.NotLeased; // completed concurrently
         }
+
+        lease.Verdict?.TrySetResult(result.Outcome != FrameOutcome.Failed);
 
         var message = lease.Delivery.Message;
         var metadata = message.Metadata;
@@ -173,24 +273,42 @@ public sealed class FrameLeaseService : IAsyncDisposable
             }
         }
 
+        await PublishAndAckAsync(processor, lease.Subscription, lease.Delivery, result.Outcome, result.Reason, result.Detections, now);
+        return CompleteOutcome.Completed;
+    }
+
+    private async Task PublishAndAckAsync(
+        string processor,
+        IBusSubscription<FrameMessage> subscription,
+        BusDelivery<FrameMessage> delivery,
+        FrameOutcome outcome,
+        string? reason,
+        IReadOnlyList<Detection> detections,
+        DateTimeOffset now)
+    {
+        var message = delivery.Message;
         message.Release();
         await _bus.PublishAsync(
             Topics.Results,
             new FrameResult
             {
-                Metadata = metadata,
-                Outcome = result.Outcome,
-                Reason = result.Reason,
-                Detections = [.. result.Detections.Select(d => d with { Source = d.Source ?? processor })],
+                Metadata = message.Metadata,
+                Outcome = outcome,
+                Reason = reason,
+                Detections = [.. detections.Select(d => d with { Source = d.Source ?? processor })],
                 CompletedAt = now,
             },
             CancellationToken.None);
-        await lease.Subscription.AckAsync(lease.Delivery, CancellationToken.None);
-        return CompleteOutcome.Completed;
+        await subscription.AckAsync(delivery, CancellationToken.None);
     }
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var lease in _leases.Values)
+        {
+            lease.Verdict?.TrySetCanceled(); // not the processor's failure: the breaker does not count it
+        }
+
         foreach (var external in _processors.Values)
         {
             await external.Subscription.DisposeAsync();
@@ -219,14 +337,36 @@ public sealed class FrameLeaseService : IAsyncDisposable
         var now = _time.GetUtcNow();
         foreach (var (id, lease) in _leases)
         {
-            if (now >= lease.ExpiresAt)
+            if (now >= lease.ExpiresAt && _leases.TryRemove(new KeyValuePair<string, Lease>(id, lease)))
             {
-                _leases.TryRemove(new KeyValuePair<string, Lease>(id, lease));
+                lease.Verdict?.TrySetResult(false);
             }
         }
     }
 
-    private sealed record ExternalProcessor(IBusSubscription<FrameMessage> Subscription, SemaphoreSlim Gate);
+    private sealed record ExternalProcessor(IBusSubscription<FrameMessage> Subscription, SemaphoreSlim Gate, CircuitBreaker Breaker, BreakerOpenPolicy Policy);
+}
+
+/// <summary>What one dequeue gave: the leases, the frames the open breaker refused (they got the policy), and its state.</summary>
+public sealed record DequeueResult(IReadOnlyList<Lease> Leases, IReadOnlyList<string> Refused, BreakerState Breaker);
+
+/// <summary>A lease that ran out or a <c>failed</c> result: what the external processor's breaker counts as a failure.</summary>
+public sealed class ExternalProcessorFailedException : Exception
+{
+    public ExternalProcessorFailedException()
+        : base("the external processor let the lease run out or reported the frame failed")
+    {
+    }
+
+    public ExternalProcessorFailedException(string message)
+        : base(message)
+    {
+    }
+
+    public ExternalProcessorFailedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }
 
 /// <summary>A frame leased to an external processor until <see cref="ExpiresAt"/>.</summary>
@@ -236,7 +376,11 @@ public sealed record Lease(
     BusDelivery<FrameMessage> Delivery,
     IBusSubscription<FrameMessage> Subscription,
     DateTimeOffset LeasedAt,
-    DateTimeOffset ExpiresAt);
+    DateTimeOffset ExpiresAt)
+{
+    /// <summary>Completed with the lease's outcome for the processor's circuit breaker (true: the processor did its job).</summary>
+    internal TaskCompletionSource<bool>? Verdict { get; init; }
+}
 
 /// <summary>What an external processor reports for a leased frame.</summary>
 public sealed record ExternalResult(FrameOutcome Outcome, string? Reason, IReadOnlyList<Detection> Detections, TimeSpan? Duration);

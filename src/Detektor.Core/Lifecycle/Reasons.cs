@@ -8,6 +8,9 @@ public static class SkipReasons
     public const string Backpressure = "backpressure";
     public const string LoadShed = "load_shed";
     public const string DetectorUnavailable = "detector_unavailable";
+
+    /// <summary>An external (HTTP lease) processor's circuit breaker is open and its policy is fail-open.</summary>
+    public const string ProcessorUnavailable = "processor_unavailable";
 }
 
 /// <summary>Reason codes for <see cref="FrameEventType.Dropped"/> events: the frame was lost to the pipeline, and counted.</summary>

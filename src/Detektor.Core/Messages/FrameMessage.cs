@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Detektor.Core.Buffers;
 using Detektor.Core.Frames;
 
@@ -49,6 +50,14 @@ public sealed class FrameResult
 
     /// <summary>Tracked-object events the tracker emitted while handling this frame (entered, updated, left).</summary>
     public IReadOnlyList<TrackEvent> TrackEvents { get; init; } = [];
+
+    /// <summary>
+    /// True for a result that only carries <see cref="TrackEvents"/> (the tracker's <c>left</c> events at shutdown) and is not
+    /// the frame's own: <see cref="Metadata"/> is the camera's last frame, which already has its result. The store writes
+    /// the track events and nothing about the frame.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool TrackEventsOnly { get; init; }
 
     public required DateTimeOffset CompletedAt { get; init; }
 }

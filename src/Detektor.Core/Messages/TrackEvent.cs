@@ -28,4 +28,15 @@ public sealed record TrackEvent(
     string FrameId,
     string? TraceId,
     string? SnapshotPath,
-    IReadOnlyList<string> Frames);
+    IReadOnlyList<string> Frames)
+{
+    /// <summary>Why, when the event is not the tracker's ordinary judgement: <see cref="TrackEventReasons.Shutdown"/> for a <c>left</c> at shutdown.</summary>
+    public string? Reason { get; init; }
+}
+
+/// <summary>Reasons a <see cref="TrackEvent"/> may carry.</summary>
+public static class TrackEventReasons
+{
+    /// <summary>The object was still in view when the process stopped: it leaves with the tracker, so every object that entered also leaves.</summary>
+    public const string Shutdown = "shutdown";
+}

@@ -8,7 +8,9 @@ public sealed record GpuReading(int Index, string Name, double UtilizationPercen
 
 /// <summary>
 /// NVIDIA GPUs through NVML (<c>libnvidia-ml.so.1</c>, loaded with <see cref="NativeLibrary.TryLoad(string, out IntPtr)"/>
-/// when present, so a machine without a GPU or driver just reports none). Readings are cached for the poll interval.
+/// when present, so a machine without a GPU or driver just reports none) — the library <c>nvidia-smi</c> itself reads, called
+/// in-process instead of exec'ing a tool per poll. Readings are cached for the poll interval, so the health check and the
+/// three gauges share one NVML call per interval.
 /// </summary>
 public sealed unsafe class GpuMonitor : IDisposable
 {
@@ -25,6 +27,7 @@ public sealed unsafe class GpuMonitor : IDisposable
     private readonly delegate* unmanaged<IntPtr, Memory*, int> _getMemory;
     private readonly delegate* unmanaged<IntPtr, int, uint*, int> _getTemperature;
     private readonly delegate* unmanaged<IntPtr, byte*, uint, int> _getName;
+    private readonly Func<IReadOnlyList<GpuReading>>? _source;
     private IReadOnlyList<GpuReading> _last = [];
     private long _lastAt;
     private bool _disposed;
@@ -82,6 +85,21 @@ public sealed unsafe class GpuMonitor : IDisposable
         }
     }
 
+    /// <summary>
+    /// GPUs read from <paramref name="source"/> instead of NVML (another reader, or fixed readings in tests of the check and
+    /// the gauges); cached for the poll interval like NVML's.
+    /// </summary>
+    public GpuMonitor(TimeProvider time, TimeSpan pollInterval, Func<IReadOnlyList<GpuReading>> source, int deviceCount, string status)
+    {
+        _time = time;
+        _pollInterval = pollInterval;
+        _lastAt = long.MinValue;
+        _source = source;
+        DeviceCount = deviceCount;
+        IsAvailable = deviceCount > 0;
+        Status = status;
+    }
+
     /// <summary>True when NVML works and reports at least one GPU.</summary>
     public bool IsAvailable { get; }
 
@@ -111,36 +129,42 @@ public sealed unsafe class GpuMonitor : IDisposable
                 return _last;
             }
 
-            var readings = new List<GpuReading>(DeviceCount);
-            var name = stackalloc byte[96];
-            for (uint i = 0; i < DeviceCount; i++)
-            {
-                IntPtr device;
-                if (_getHandle(i, &device) != Success)
-                {
-                    continue;
-                }
-
-                Utilization utilization;
-                Memory memory;
-                uint temperature;
-                var hasUtilization = _getUtilization(device, &utilization) == Success;
-                var hasMemory = _getMemory(device, &memory) == Success;
-                var hasTemperature = _getTemperature(device, 0, &temperature) == Success;
-                var text = _getName(device, name, 96) == Success ? Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name)) : "gpu";
-                readings.Add(new GpuReading(
-                    (int)i,
-                    text,
-                    hasUtilization ? utilization.Gpu : double.NaN,
-                    hasMemory ? memory.Used : 0,
-                    hasMemory ? memory.Total : 0,
-                    hasTemperature ? temperature : double.NaN));
-            }
-
+            var readings = _source is null ? ReadNvml() : _source();
             _last = readings;
             _lastAt = now;
             return readings;
         }
+    }
+
+    private List<GpuReading> ReadNvml()
+    {
+        var readings = new List<GpuReading>(DeviceCount);
+        var name = stackalloc byte[96];
+        for (uint i = 0; i < DeviceCount; i++)
+        {
+            IntPtr device;
+            if (_getHandle(i, &device) != Success)
+            {
+                continue;
+            }
+
+            Utilization utilization;
+            Memory memory;
+            uint temperature;
+            var hasUtilization = _getUtilization(device, &utilization) == Success;
+            var hasMemory = _getMemory(device, &memory) == Success;
+            var hasTemperature = _getTemperature(device, 0, &temperature) == Success;
+            var text = _getName(device, name, 96) == Success ? Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name)) : "gpu";
+            readings.Add(new GpuReading(
+                (int)i,
+                text,
+                hasUtilization ? utilization.Gpu : double.NaN,
+                hasMemory ? memory.Used : 0,
+                hasMemory ? memory.Total : 0,
+                hasTemperature ? temperature : double.NaN));
+        }
+
+        return readings;
     }
 
     public void Dispose()

@@ -40,6 +40,7 @@ public sealed class DetectionTelemetry : IDisposable
         _meter.CreateObservableGauge("detektor.load_shed.level", ObserveShed, "{step}", "Load shedding step per camera: 0 full detect rate, s = one frame in 2^s detected.");
         _meter.CreateObservableGauge("detektor.gpu.utilization", () => Gpu(gpu, r => r.UtilizationPercent), "%", "GPU utilisation (NVML), when a GPU is present.");
         _meter.CreateObservableGauge("detektor.gpu.memory.used", () => Gpu(gpu, r => (double)r.MemoryUsedBytes), "By", "GPU memory in use (NVML), when a GPU is present.");
+        _meter.CreateObservableGauge("detektor.gpu.memory.total", () => Gpu(gpu, r => (double)r.MemoryTotalBytes), "By", "GPU memory in all (NVML), when a GPU is present.");
         _meter.CreateObservableGauge("detektor.gpu.temperature", () => Gpu(gpu, r => r.TemperatureCelsius), "Cel", "GPU temperature (NVML), when a GPU is present.");
     }
 
@@ -91,6 +92,12 @@ public sealed class DetectionTelemetry : IDisposable
     {
         foreach (var reading in gpu.Read())
         {
+            // A value NVML could not read is NaN: left out rather than exported as NaN (an alert on it would never fire).
+            if (double.IsNaN(value(reading)))
+            {
+                continue;
+            }
+
             yield return new Measurement<double>(value(reading), new KeyValuePair<string, object?>(GpuIndexTag, reading.Index));
         }
     }

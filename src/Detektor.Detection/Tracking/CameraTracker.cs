@@ -1,3 +1,4 @@
+using Detektor.Core.Frames;
 using Detektor.Core.Messages;
 
 namespace Detektor.Detection.Tracking;
@@ -264,6 +265,23 @@ public sealed class CameraTracker(TrackerSettings settings, Func<string> newId)
                 detections[d] = detection with { TrackId = track.Id };
             }
         }
+    }
+
+    /// <summary>The last frame this camera's tracker was shown (set by the caller; the vehicle of its closing events).</summary>
+    public FrameMetadata? LastFrame { get; set; }
+
+    /// <summary>The tracker stops (shutdown): every confirmed track leaves now, tentative ones vanish; none is kept.</summary>
+    public void Close(List<TrackChange> changes)
+    {
+        foreach (var track in _tracks)
+        {
+            if (track.Confirmed)
+            {
+                changes.Add(new TrackChange(TrackChangeKind.Left, track, null, track.TakeFrames()));
+            }
+        }
+
+        _tracks.Clear();
     }
 
     /// <summary>Lets time pass without detections (a skipped frame): tracks not seen for long enough leave.</summary>

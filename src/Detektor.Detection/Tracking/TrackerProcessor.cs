@@ -55,6 +55,7 @@ public sealed class TrackerProcessor : FrameProcessor
         var here = Frame(metadata);
         lock (tracker)
         {
+            Remember(tracker, metadata);
             tracker.Step(here, frame.Detections, changes);
             Emit(frame, here, changes);
         }
@@ -79,11 +80,64 @@ public sealed class TrackerProcessor : FrameProcessor
         var changes = new List<TrackChange>();
         lock (tracker)
         {
+            Remember(tracker, metadata);
             tracker.Age(metadata.CaptureTime, changes);
             Emit(frame, null, changes); // ageing yields only left events, which name the frame last seen
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>At shutdown every object still in view leaves (reason <c>shutdown</c>), so each one that entered also leaves.</summary>
+    public override IReadOnlyList<ClosingEvents> Close()
+    {
+        var closing = new List<ClosingEvents>();
+        var changes = new List<TrackChange>();
+        foreach (var (_, tracker) in _cameras)
+        {
+            lock (tracker)
+            {
+                changes.Clear();
+                tracker.Close(changes);
+                if (changes.Count == 0 || tracker.LastFrame is not { } last)
+                {
+                    continue;
+                }
+
+                var events = new List<TrackEvent>(changes.Count);
+                foreach (var change in changes)
+                {
+                    var e = Left(change) with { Reason = TrackEventReasons.Shutdown };
+                    events.Add(e);
+                    _telemetry.TrackEvent(e.Type, e.Label);
+                }
+
+                closing.Add(new ClosingEvents(last, events));
+            }
+        }
+
+        return closing;
+    }
+
+    /// <summary>Keeps the newest frame of the camera (frames may finish out of order).</summary>
+    private static void Remember(CameraTracker tracker, FrameMetadata metadata)
+    {
+        if (tracker.LastFrame is not { } last || metadata.CaptureTime >= last.CaptureTime)
+        {
+            tracker.LastFrame = metadata;
+        }
+    }
+
+    /// <summary>
+    /// A <c>left</c> event repeats the score of the best reported view (the one in the snapshot), so that the stored best
+    /// score, snapshot and frame stay those of one view; its frame is the one the object was last seen in.
+    /// </summary>
+    private static TrackEvent Left(TrackChange change)
+    {
+        var track = change.Track;
+        return new TrackEvent(
+            Guid.CreateVersion7(), track.Id, TrackEventType.Left, track.Label, track.ReportedScore, track.Box, track.LastSeen.Time,
+            track.LastSeen.FrameId, track.LastSeen.TraceId, track.SnapshotPath, change.Frames);
     }
 
     private static TrackedFrame Frame(FrameMetadata metadata) =>
@@ -98,11 +152,7 @@ public sealed class TrackerProcessor : FrameProcessor
             TrackEvent e;
             if (change.Kind == TrackChangeKind.Left)
             {
-                // The score of the best reported view (the one in the snapshot), so that the stored best score, snapshot and
-                // frame stay those of one view.
-                e = new TrackEvent(
-                    Guid.CreateVersion7(), track.Id, TrackEventType.Left, track.Label, track.ReportedScore, track.Box, track.LastSeen.Time,
-                    track.LastSeen.FrameId, track.LastSeen.TraceId, track.SnapshotPath, change.Frames);
+                e = Left(change);
             }
             else
             {

@@ -72,3 +72,57 @@ public sealed class MemoryHealthCheck(IOptions<HostingOptions> options) : IHealt
         return Task.FromResult(result);
     }
 }
+
+/// <summary>
+/// CPU use over the last <see cref="HostingOptions.CpuWindow"/> (from <see cref="CpuUsageSampler"/>, sampled on a timer):
+/// the process's against the cores available to it (the cgroup's limit when one is set), and the cgroup's (limited) or
+/// the machine's. Degraded when the higher of the two is above <see cref="HostingOptions.CpuDegradedRatio"/>, unhealthy above
+/// <see cref="HostingOptions.CpuUnhealthyRatio"/> (default 1: never). It judges once the samples cover half of
+/// <see cref="HostingOptions.CpuWindow"/>; until then it is healthy and says so. Not tagged: a busy CPU makes frames late,
+/// restarting would not help.
+/// </summary>
+public sealed class CpuHealthCheck(CpuUsageSampler sampler, IOptions<HostingOptions> options) : IHealthCheck
+{
+    public const string Name = "cpu";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var o = options.Value;
+        if (sampler.Current is not { } usage || usage.Window < o.CpuWindow / 2)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("collecting samples"));
+        }
+
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["process_ratio"] = Math.Round(usage.ProcessRatio, 4),
+            ["available_cores"] = Math.Round(usage.AvailableCores, 3),
+            ["window_seconds"] = Math.Round(usage.Window.TotalSeconds, 1),
+        };
+        if (usage.MachineRatio is { } machine)
+        {
+            data["machine_ratio"] = Math.Round(machine, 4);
+        }
+
+        if (usage.CgroupRatio is { } cgroup)
+        {
+            data["cgroup_ratio"] = Math.Round(cgroup, 4);
+        }
+
+        if (usage.CgroupLimitCores is { } limit)
+        {
+            data["cgroup_limit_cores"] = Math.Round(limit, 3);
+        }
+
+        var worst = usage.WorstRatio;
+        var surroundings = usage.CgroupRatio is { } c ? string.Create(CultureInfo.InvariantCulture, $", cgroup {c:P0} of {usage.CgroupLimitCores:0.##} cores")
+            : usage.MachineRatio is { } m ? string.Create(CultureInfo.InvariantCulture, $", machine {m:P0}")
+            : "";
+        var description = string.Create(
+            CultureInfo.InvariantCulture, $"process {usage.ProcessRatio:P0} of {usage.AvailableCores:0.##} cores{surroundings} over {usage.Window.TotalSeconds:0} s");
+        var result = worst > o.CpuUnhealthyRatio
+            ? HealthCheckResult.Unhealthy(description, data: data)
+            : worst > o.CpuDegradedRatio ? HealthCheckResult.Degraded(description, data: data) : HealthCheckResult.Healthy(description, data);
+        return Task.FromResult(result);
+    }
+}

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Detektor.Hosting.Health;
@@ -12,7 +13,7 @@ public static class SupervisionExtensions
 {
     /// <summary>
     /// The health registry (run-time checks, served by <see cref="RegistryHealthCheckService"/>), the loop supervisor with its
-    /// options (<c>Detektor:Supervisor</c>, validated at start) and telemetry, and the <c>disk:data</c> and <c>memory</c> checks.
+    /// options (<c>Detektor:Supervisor</c>, validated at start) and telemetry, and the <c>disk:data</c>, <c>memory</c> and <c>cpu</c> checks.
     /// </summary>
     public static IServiceCollection AddSupervision(this IServiceCollection services, IConfiguration configuration)
     {
@@ -22,6 +23,9 @@ public static class SupervisionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SupervisorOptions>, SupervisorOptionsValidator>());
         services.TryAddSingleton<SupervisorTelemetry>();
         services.TryAddSingleton<LoopSupervisor>();
+        services.TryAddSingleton(CpuSources.Default);
+        services.TryAddSingleton<CpuUsageSampler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CpuUsageSampler.Service>());
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration(
                 DiskSpaceHealthCheck.Name,
@@ -29,7 +33,9 @@ public static class SupervisionExtensions
                 null,
                 [HealthTags.Ready]))
             .Add(new HealthCheckRegistration(
-                MemoryHealthCheck.Name, sp => new MemoryHealthCheck(sp.GetRequiredService<IOptions<HostingOptions>>()), null, []));
+                MemoryHealthCheck.Name, sp => new MemoryHealthCheck(sp.GetRequiredService<IOptions<HostingOptions>>()), null, []))
+            .Add(new HealthCheckRegistration(
+                CpuHealthCheck.Name, sp => new CpuHealthCheck(sp.GetRequiredService<CpuUsageSampler>(), sp.GetRequiredService<IOptions<HostingOptions>>()), null, []));
         return services;
     }
 }

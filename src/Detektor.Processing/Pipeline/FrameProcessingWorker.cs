@@ -85,7 +85,43 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
                 : ConsumeAsync(ConsumerName(i), null, stoppingToken);
         }
 
-        await Task.WhenAll(consumers);
+        try
+        {
+            await Task.WhenAll(consumers);
+        }
+        finally
+        {
+            await PublishClosingEventsAsync();
+        }
+    }
+
+    /// <summary>After the last frame: what the processors close (objects still in view leave), each on a result of its own.</summary>
+    private async Task PublishClosingEventsAsync()
+    {
+        foreach (var processor in _processors)
+        {
+            IReadOnlyList<ClosingEvents> closing;
+            try
+            {
+                closing = processor.Close();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.CloseFailed(_logger, processor.Name, ex);
+                continue;
+            }
+
+            foreach (var c in closing)
+            {
+                await _bus.PublishAsync(
+                    Topics.Results,
+                    new FrameResult
+                    {
+                        Metadata = c.LastFrame, Outcome = FrameOutcome.Processed, TrackEvents = c.TrackEvents, TrackEventsOnly = true, CompletedAt = _time.GetUtcNow(),
+                    },
+                    CancellationToken.None);
+            }
+        }
     }
 
     private async Task ConsumeAsync(string consumer, LoopContext? loop, CancellationToken stoppingToken)
@@ -398,6 +434,9 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
     {
         [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Processing started with {Concurrency} consumers; chain: {Chain}")]
         public static partial void Started(ILogger logger, int concurrency, string chain);
+
+        [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "Processor {Processor} failed to close at shutdown")]
+        public static partial void CloseFailed(ILogger logger, string processor, Exception exception);
 
         [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Processor {Processor} failed on frame {FrameId} (attempt {Attempt}), retrying: {Error}")]
         public static partial void ProcessorRetry(ILogger logger, string processor, string frameId, int attempt, string error);

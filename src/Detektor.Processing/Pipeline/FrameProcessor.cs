@@ -43,7 +43,17 @@ public abstract class FrameProcessor
     /// events, no retries; an exception is logged and otherwise ignored. It may add <see cref="FrameContext.TrackEvents"/>.
     /// </summary>
     public virtual ValueTask ObserveUnprocessedAsync(FrameContext frame, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Called once when the pipeline stops, after its last frame. A processor that keeps state across frames closes it
+    /// and returns, per camera, the tracked-object events closing made (the tracker: <c>left</c> for every object still in
+    /// view). Each goes out on a result of its own (<see cref="FrameResult.TrackEventsOnly"/>). An exception is logged.
+    /// </summary>
+    public virtual IReadOnlyList<ClosingEvents> Close() => [];
 }
+
+/// <summary>Track events a processor made when the pipeline stopped, for the camera whose last frame is <paramref name="LastFrame"/>.</summary>
+public sealed record ClosingEvents(FrameMetadata LastFrame, IReadOnlyList<TrackEvent> TrackEvents);
 
 public enum ProcessorResultKind
 {

@@ -277,6 +277,11 @@ public static class TrackedObjectEvents
             json.WriteNumber("width", Math.Round(e.Box.Width, 1));
             json.WriteNumber("height", Math.Round(e.Box.Height, 1));
             json.WriteEndObject();
+            if (e.Reason is { } reason)
+            {
+                json.WriteString("reason", reason);
+            }
+
             json.WriteStartArray("frames");
             foreach (var frame in e.Frames)
             {

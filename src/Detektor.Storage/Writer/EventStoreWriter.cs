@@ -199,6 +199,16 @@ public sealed class EventStoreWriter : PipelineWorker
         {
             var result = delivery.Message;
             var metadata = result.Metadata;
+            foreach (var t in result.TrackEvents)
+            {
+                (tracks ??= []).Add(TrackedObjectEvents.From(t, metadata.CameraId));
+            }
+
+            if (result.TrackEventsOnly)
+            {
+                continue; // the tracker's closing events: that frame has its own result, stored already
+            }
+
             using var span = StorageTelemetry.ActivitySource.StartActivity(
                 SpanNames.Store, ActivityKind.Consumer, metadata.Trace.ToActivityContext(), startTime: delivery.EnqueuedAt);
             if (span is { IsAllDataRequested: true })
@@ -227,11 +237,6 @@ public sealed class EventStoreWriter : PipelineWorker
                         frameId, metadata.CameraId, metadata.CaptureTime, d.Label, d.Confidence, d.Box.X, d.Box.Y, d.Box.Width, d.Box.Height,
                         d.Source, d.TrackId, stored.EventId));
                 }
-            }
-
-            foreach (var t in result.TrackEvents)
-            {
-                (tracks ??= []).Add(TrackedObjectEvents.From(t, metadata.CameraId));
             }
         }
 

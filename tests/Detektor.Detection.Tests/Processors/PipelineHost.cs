@@ -26,6 +26,7 @@ public sealed class PipelineHost : IAsyncDisposable
     private readonly IBusSubscription<FrameResult> _results;
     private readonly IBusSubscription<FrameEvent> _lifecycle;
     private readonly FrameIdGenerator _ids = new(TimeProvider.System);
+    private bool _stopped;
 
     public PipelineHost(Dictionary<string, string?> settings)
     {
@@ -112,11 +113,43 @@ public sealed class PipelineHost : IAsyncDisposable
         return Results;
     }
 
+    /// <summary>Stops the host gracefully, then reads the results published while it stopped (the tracker's closing events).</summary>
+    public async Task<List<FrameResult>> StopAndReadResultsAsync()
+    {
+        await _host.StopAsync();
+        _stopped = true;
+        var late = new List<FrameResult>();
+        var batch = new List<BusDelivery<FrameResult>>();
+        while (true)
+        {
+            batch.Clear();
+            using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                await _results.ReadAsync(batch, 64, idle.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return late;
+            }
+
+            foreach (var delivery in batch)
+            {
+                late.Add(delivery.Message);
+                await _results.AckAsync(delivery);
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _results.DisposeAsync();
         await _lifecycle.DisposeAsync();
-        await _host.StopAsync();
+        if (!_stopped)
+        {
+            await _host.StopAsync();
+        }
+
         _host.Dispose();
     }
 

@@ -61,6 +61,32 @@ public sealed class CameraTrackerTests
     }
 
     [Fact]
+    public void Close_ConfirmedAndTentativeTracksInView_ConfirmedLeaveOnceTentativeVanish()
+    {
+        var sut = Create(minHits: 3);
+        var all = new List<TrackChange>();
+        for (var n = 0; n < 5; n++)
+        {
+            all.AddRange(n < 3 ? Step(sut, n, Person(50 + (n * 10))) : Step(sut, n, Person(50 + (n * 10)), Person(500)));
+        }
+
+        var closing = new List<TrackChange>();
+        sut.Close(closing);
+        var again = new List<TrackChange>();
+        sut.Close(again);
+        sut.Age(T0.AddMinutes(1), again);
+
+        var entered = Assert.Single(all, c => c.Kind == TrackChangeKind.Entered);
+        var left = Assert.Single(closing);
+        Assert.Equal(TrackChangeKind.Left, left.Kind);
+        Assert.Same(entered.Track, left.Track);
+        Assert.Equal("f4", left.Track.LastSeen.FrameId);
+        Assert.Equal(["f3", "f4"], left.Frames); // the frames since entered
+        Assert.Empty(again); // closed once: nothing left to leave twice
+        Assert.Empty(sut.Tracks);
+    }
+
+    [Fact]
     public void Step_BeforeMinHits_NoTrackIdAndNoEvent()
     {
         var sut = Create(minHits: 3);

@@ -12,22 +12,65 @@ public sealed class TrackerOnFootageTests(ModelsFixture models)
     private const int Frames = 40;
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The real detector and tracker, objects only, one consumer.</summary>
+    private Dictionary<string, string?> Settings(TempDirectory snapshots) => new()
+    {
+        ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+        ["Detektor:Detection:PullOnStart"] = "false",
+        ["Detektor:Detection:FacesEnabled"] = "false",
+        ["Detektor:Detection:MotionThreshold"] = "0.001",
+        ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
+        ["Detektor:Processing:Concurrency"] = "1",
+        // All frames are queued at once, a backlog load shedding would thin out; these tests want the tracker to see every one.
+        ["Detektor:Detection:LoadShedding:Enabled"] = "false",
+    };
+
+    [Fact]
+    public async Task Stop_PeopleStillInView_EveryObjectThatEnteredLeavesOnceWithReasonShutdown()
+    {
+        _ = models.OnnxPath(ModelCatalog.CenterNetModel);
+        using var snapshots = new TempDirectory();
+        const int frameCount = 20;
+        var sut = new PipelineHost(Settings(snapshots));
+        await using (sut)
+        {
+            await sut.StartAsync();
+            await sut.WhenDetectorsLoaded;
+            var frames = FrameSource.VideoFrames("vtest.avi", 5, frameCount, 768, 576);
+            for (var i = 0; i < frameCount; i++)
+            {
+                await sut.PublishAsync("hall", i, T0.AddMilliseconds(100 * i), 0.2, frames[i].Pixels, 768, 576);
+            }
+
+            // Two seconds of people walking: everyone who entered is still in view when the process stops.
+            var results = await sut.WaitForResultsAsync(frameCount);
+            var late = await sut.StopAndReadResultsAsync();
+
+            var running = results.SelectMany(r => r.TrackEvents).ToList();
+            Assert.True(running.Count(e => e.Type == TrackEventType.Entered) >= 2, Describe(running));
+            Assert.DoesNotContain(running, e => e.Type == TrackEventType.Left);
+            Assert.All(results, r => Assert.False(r.TrackEventsOnly));
+            var closing = Assert.Single(late);
+            Assert.True(closing.TrackEventsOnly);
+            Assert.Equal("hall", closing.Metadata.CameraId);
+            Assert.Equal(frameCount - 1, closing.Metadata.Sequence); // carried by the camera's last frame
+            Assert.Empty(closing.Detections);
+            Assert.All(closing.TrackEvents, e => Assert.Equal((TrackEventType.Left, TrackEventReasons.Shutdown), (e.Type, e.Reason)));
+            foreach (var o in running.Concat(closing.TrackEvents).GroupBy(e => e.ObjectId))
+            {
+                Assert.Equal(1, o.Count(e => e.Type == TrackEventType.Entered));
+                Assert.Equal(1, o.Count(e => e.Type == TrackEventType.Left));
+                Assert.Equal(TrackEventType.Left, o.Last().Type);
+            }
+        }
+    }
+
     [Fact]
     public async Task Pipeline_PeopleWalkingInVtest_StableIdsEachEnteredAndLeftOnceWithSnapshots()
     {
         _ = models.OnnxPath(ModelCatalog.CenterNetModel);
         using var snapshots = new TempDirectory();
-        await using var sut = new PipelineHost(new()
-        {
-            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
-            ["Detektor:Detection:PullOnStart"] = "false",
-            ["Detektor:Detection:FacesEnabled"] = "false",
-            ["Detektor:Detection:MotionThreshold"] = "0.001",
-            ["Detektor:Detection:Tracking:SnapshotsDirectory"] = snapshots.Path,
-            ["Detektor:Processing:Concurrency"] = "1",
-            // All 40 frames are queued at once, a backlog load shedding would thin out; this test wants the tracker to see every one.
-            ["Detektor:Detection:LoadShedding:Enabled"] = "false",
-        });
+        await using var sut = new PipelineHost(Settings(snapshots));
         await sut.StartAsync();
         await sut.WhenDetectorsLoaded;
         var frames = FrameSource.VideoFrames("vtest.avi", 5, Frames, 768, 576);

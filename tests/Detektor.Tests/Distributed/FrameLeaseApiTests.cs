@@ -1,10 +1,6 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using Detektor.Composition;
 using Detektor.Testing;
-using Microsoft.AspNetCore.Builder;
 
 namespace Detektor.Tests.Distributed;
 
@@ -14,81 +10,7 @@ namespace Detektor.Tests.Distributed;
 /// </summary>
 public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private sealed class App : IAsyncDisposable
-    {
-        private readonly TempDirectory _dir = new("detektor-lease");
-        private WebApplication? _app;
-
-        public HttpClient Http { get; private set; } = null!;
-
-        public async Task StartAsync(RedisServer server, Dictionary<string, string?> extra)
-        {
-            var port = FreePort.Next();
-            var settings = new Dictionary<string, string?>
-            {
-                ["Detektor:Bus:Redis:KeyPrefix"] = RedisFixture.UniquePrefix(),
-                ["Detektor:Bus:ClaimIdleMs"] = "2000",
-                ["Detektor:CommandLineCameras:0:Fps"] = "4",
-                ["Detektor:CommandLineCameras:0:Width"] = "160",
-                ["Detektor:CommandLineCameras:0:Height"] = "120",
-                ["Detektor:Hosting:JsonLogs"] = "false",
-            };
-            foreach (var (key, value) in extra)
-            {
-                settings[key] = value;
-            }
-
-            var run = new RunSettings
-            {
-                Urls = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
-                DataDir = _dir.Path,
-                Roles = Roles.Capture | Roles.Store | Roles.Api,
-                Redis = server.Endpoint,
-                Cameras = [("cam1", "testsrc2://")],
-                Settings = settings,
-            };
-            _app = DetektorApp.Build(run);
-            await _app.StartAsync();
-            Http = new HttpClient { BaseAddress = new Uri(run.Urls + "/"), Timeout = TimeSpan.FromSeconds(60) };
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http?.Dispose();
-            if (_app is not null)
-            {
-                await _app.StopAsync();
-                await _app.DisposeAsync();
-            }
-
-            _dir.Dispose();
-        }
-    }
-
-    private async Task<App> StartAsync(Dictionary<string, string?>? extra = null)
-    {
-        RequiredTool.Find("ffmpeg");
-        var app = new App();
-        await app.StartAsync(await redis.ServerAsync(), extra ?? []);
-        return app;
-    }
-
-    private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        return JsonDocument.Parse(text);
-    }
-
-    private static async Task<JsonElement> DequeueAsync(App app, string processor, int count = 1, double wait = 20)
-    {
-        using var response = await app.Http.GetAsync(
-            string.Create(CultureInfo.InvariantCulture, $"api/v1/frames/dequeue?processor={processor}&count={count}&wait={wait}"), TestContext.Current.CancellationToken);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var doc = await JsonAsync(response);
-        return doc.RootElement.Clone();
-    }
-
-    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
+    private Task<LeaseApp> StartAsync(Dictionary<string, string?>? extra = null) => LeaseApp.CreateAsync(redis, extra);
 
     [Theory]
     [InlineData("", "processor")]
@@ -108,7 +30,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var doc = await JsonAsync(response);
+        using var doc = await LeaseApp.JsonAsync(response);
         Assert.True(doc.RootElement.GetProperty("errors").TryGetProperty(field, out _), doc.RootElement.GetRawText());
     }
 
@@ -129,10 +51,10 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         await using var app = await StartAsync();
         frameId ??= "20261123T144012.123456Z-cam1-42-3f9a1c2d";
 
-        using var response = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", Body(json), TestContext.Current.CancellationToken);
+        using var response = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", LeaseApp.Body(json), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        using var doc = await JsonAsync(response);
+        using var doc = await LeaseApp.JsonAsync(response);
         Assert.True(doc.RootElement.GetProperty("errors").TryGetProperty(field, out _), doc.RootElement.GetRawText());
     }
 
@@ -142,7 +64,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         await using var app = await StartAsync();
 
         using var response = await app.Http.PostAsync(
-            "api/v1/frames/20261123T144012.123456Z-cam1-42-3f9a1c2d/results", Body("""{"processor":"ext","outcome":"processed"}"""), TestContext.Current.CancellationToken);
+            "api/v1/frames/20261123T144012.123456Z-cam1-42-3f9a1c2d/results", LeaseApp.Body("""{"processor":"ext","outcome":"processed"}"""), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
@@ -152,7 +74,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
     {
         await using var app = await StartAsync();
 
-        var leased = await DequeueAsync(app, "ext", count: 2);
+        var leased = await LeaseApp.DequeueAsync(app, "ext", count: 2);
         var item = leased.GetProperty("items")[0];
         var frameId = item.GetProperty("frame_id").GetString()!;
         var pixels = item.GetProperty("pixels");
@@ -162,16 +84,16 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         Assert.StartsWith("00-" + item.GetProperty("metadata").GetProperty("trace").GetProperty("trace_id").GetString(), item.GetProperty("traceparent").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, leased.GetProperty("lease_seconds").GetDouble());
         var result = """{"processor":"ext","outcome":"processed","duration_ms":7.5,"detections":[{"label":"person","confidence":0.9,"box":{"x":10,"y":20,"width":30,"height":40},"class_id":0}]}""";
-        using var posted = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", Body(result), TestContext.Current.CancellationToken);
+        using var posted = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", LeaseApp.Body(result), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
-        using var again = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", Body(result), TestContext.Current.CancellationToken);
+        using var again = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", LeaseApp.Body(result), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode); // completed once
 
         var journey = await Eventually.WaitAsync(
             async () =>
             {
                 using var response = await app.Http.GetAsync($"api/v1/frames/{frameId}", TestContext.Current.CancellationToken);
-                using var doc = await JsonAsync(response);
+                using var doc = await LeaseApp.JsonAsync(response);
                 return doc.RootElement.Clone();
             },
             j => j.TryGetProperty("state", out var s) && s.GetString() == "stored" &&
@@ -186,7 +108,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         var detection = Assert.Single(journey.GetProperty("detections").EnumerateArray());
         Assert.Equal("person", detection.GetProperty("label").GetString());
         Assert.Equal("ext", detection.GetProperty("source").GetString());
-        using var processors = await JsonAsync(await app.Http.GetAsync("api/v1/processors", TestContext.Current.CancellationToken));
+        using var processors = await LeaseApp.JsonAsync(await app.Http.GetAsync("api/v1/processors", TestContext.Current.CancellationToken));
         var external = Assert.Single(processors.RootElement.GetProperty("items").EnumerateArray(), p => p.GetProperty("id").GetString() == "http:ext");
         Assert.Equal("http", external.GetProperty("kind").GetString());
     }
@@ -195,13 +117,13 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
     public async Task PostResult_AfterTheLeaseExpired_409AndTheFrameIsLeasedAgainToAnother()
     {
         await using var app = await StartAsync();
-        var first = (await DequeueAsync(app, "slow")).GetProperty("items")[0];
+        var first = (await LeaseApp.DequeueAsync(app, "slow")).GetProperty("items")[0];
         var frameId = first.GetProperty("frame_id").GetString()!;
 
         await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken); // the lease is 2 s
-        using var late = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", Body("""{"processor":"slow","outcome":"processed"}"""), TestContext.Current.CancellationToken);
+        using var late = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", LeaseApp.Body("""{"processor":"slow","outcome":"processed"}"""), TestContext.Current.CancellationToken);
         var redelivered = await Eventually.WaitAsync(
-            async () => (await DequeueAsync(app, "fast", count: 64, wait: 1)).GetProperty("items").EnumerateArray()
+            async () => (await LeaseApp.DequeueAsync(app, "fast", count: 64, wait: 1)).GetProperty("items").EnumerateArray()
                 .FirstOrDefault(i => i.GetProperty("frame_id").GetString() == frameId),
             i => i.ValueKind == JsonValueKind.Object,
             TimeSpan.FromSeconds(60),
@@ -209,7 +131,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
 
         Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
         Assert.Equal(2, redelivered.GetProperty("delivery_count").GetInt32());
-        using var done = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", Body("""{"processor":"fast","outcome":"skipped","reason":"no_motion"}"""), TestContext.Current.CancellationToken);
+        using var done = await app.Http.PostAsync($"api/v1/frames/{frameId}/results", LeaseApp.Body("""{"processor":"fast","outcome":"skipped","reason":"no_motion"}"""), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
     }
 
@@ -217,14 +139,14 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
     public async Task DeadLetters_LeaseExpiresMoreThanMaxDeliveries_ListedAndReplayable()
     {
         await using var app = await StartAsync(new() { ["Detektor:Bus:MaxDeliveries"] = "1" });
-        var frameId = (await DequeueAsync(app, "crashy")).GetProperty("items")[0].GetProperty("frame_id").GetString()!;
+        var frameId = (await LeaseApp.DequeueAsync(app, "crashy")).GetProperty("items")[0].GetProperty("frame_id").GetString()!;
 
         // Its lease runs out; the next reader's reclaim finds it delivered MaxDeliveries times and dead-letters it.
         var dead = await Eventually.WaitAsync(
             async () =>
             {
-                await DequeueAsync(app, "other", count: 64, wait: 1);
-                using var doc = await JsonAsync(await app.Http.GetAsync("api/v1/bus/deadletters", TestContext.Current.CancellationToken));
+                await LeaseApp.DequeueAsync(app, "other", count: 64, wait: 1);
+                using var doc = await LeaseApp.JsonAsync(await app.Http.GetAsync("api/v1/bus/deadletters", TestContext.Current.CancellationToken));
                 return doc.RootElement.GetProperty("items").EnumerateArray().Select(i => i.Clone()).ToList();
             },
             items => items.Any(i => i.GetProperty("frame_id").GetString() == frameId),
@@ -233,7 +155,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         var entry = dead.Single(i => i.GetProperty("frame_id").GetString() == frameId);
         Assert.Equal("frames", entry.GetProperty("topic").GetString());
         Assert.Equal(1, entry.GetProperty("attempts").GetInt32());
-        using var bus = await JsonAsync(await app.Http.GetAsync("api/v1/bus", TestContext.Current.CancellationToken));
+        using var bus = await LeaseApp.JsonAsync(await app.Http.GetAsync("api/v1/bus", TestContext.Current.CancellationToken));
         Assert.True(bus.RootElement.GetProperty("dead_letters").GetInt64() >= 1);
         Assert.Contains(bus.RootElement.GetProperty("drops").EnumerateArray(), d => d.GetProperty("reason").GetString() == "dead_letter");
 
@@ -245,7 +167,7 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         using var bad = await app.Http.PostAsync("api/v1/bus/deadletters/nonsense/replay", null, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         var back = await Eventually.WaitAsync(
-            async () => (await DequeueAsync(app, "other", count: 64, wait: 1)).GetProperty("items").EnumerateArray()
+            async () => (await LeaseApp.DequeueAsync(app, "other", count: 64, wait: 1)).GetProperty("items").EnumerateArray()
                 .FirstOrDefault(i => i.GetProperty("frame_id").GetString() == frameId),
             i => i.ValueKind == JsonValueKind.Object,
             TimeSpan.FromSeconds(60),
@@ -257,9 +179,9 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
     public async Task GetBus_RunningPipeline_ShowsTopicsGroupsAndBreaker()
     {
         await using var app = await StartAsync();
-        await DequeueAsync(app, "ext");
+        await LeaseApp.DequeueAsync(app, "ext");
 
-        using var doc = await JsonAsync(await app.Http.GetAsync("api/v1/bus", TestContext.Current.CancellationToken));
+        using var doc = await LeaseApp.JsonAsync(await app.Http.GetAsync("api/v1/bus", TestContext.Current.CancellationToken));
         var root = doc.RootElement;
 
         Assert.Equal("redis", root.GetProperty("transport").GetString());
