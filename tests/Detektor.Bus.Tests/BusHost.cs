@@ -3,6 +3,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.Registry;
 using Detektor.Core;
+using Detektor.Core.Health;
 using Detektor.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,6 +46,7 @@ public sealed class BusHost : IAsyncDisposable
         builder.Services.AddSingleton(new ServiceIdentity("detektor-test", instanceId: instance));
         builder.Services.AddMetrics();
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        builder.Services.AddSingleton<HealthRegistry>(); // as the app's hosting registers it (the lifecycle-spill check goes there)
         builder.AddFrameBus();
         var host = builder.Build();
         await host.StartAsync();

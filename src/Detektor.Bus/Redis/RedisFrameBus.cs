@@ -428,10 +428,11 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         try
         {
             Track(topic, TopicDurability.Perishable);
-            if (_breaker is { IsOpen: true } || _spill is { IsSpilling: true })
+            if (_spill is { IsSpilling: true })
             {
-                // Redis is known to be away, or lifecycle events still wait in the spill (a frame published now would reach
-                // processors before its own captured and queued events): fail fast, counted and recorded.
+                // Lifecycle events still wait in the spill (a frame published now could reach processors before its own
+                // captured and queued events): fail fast, counted and recorded. (While the breaker is open, the publish
+                // below fails fast the same way.)
                 await RecordDropAsync(frame, topic, BusDropReasons.BusUnavailable, CancellationToken.None);
                 return;
             }
@@ -587,24 +588,22 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
                 return;
         }
 
-        if (_breaker is not { IsOpen: true })
+        // One try through the breaker (while it is open, it fails at once without calling Redis).
+        await WaitForRoomAsync(Topics.Lifecycle.Name, true, cancellationToken);
+        var fields = _events.Encode(e, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
+        try
         {
-            await WaitForRoomAsync(Topics.Lifecycle.Name, true, cancellationToken);
-            var fields = _events.Encode(e, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
-            try
-            {
-                await GuardedAsync(
-                    static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event), (Self: this, Fields: fields, Event: (object)e), cancellationToken);
-                Telemetry.RecordPublished(Topics.Lifecycle.Name);
-                return;
-            }
-            catch (BrokenCircuitException)
-            {
-            }
-            catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                ReportTransportError("publish", ex);
-            }
+            await GuardedAsync(
+                static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event), (Self: this, Fields: fields, Event: (object)e), cancellationToken);
+            Telemetry.RecordPublished(Topics.Lifecycle.Name);
+            return;
+        }
+        catch (BrokenCircuitException)
+        {
+        }
+        catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            ReportTransportError("publish", ex);
         }
 
         var wasSpilling = spill.IsSpilling;
@@ -720,7 +719,7 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
                 return;
             }
 
-            if (!spill.IsSpilling || _breaker is { IsOpen: true })
+            if (!spill.IsSpilling)
             {
                 continue;
             }
@@ -770,13 +769,14 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
             catch (BrokenCircuitException)
             {
             }
-            catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                ReportTransportError("spill-replay", ex);
-            }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception ex)
+            {
+                // Nothing may stop the replayer for good: what is spilled stays on disk and is tried again.
+                ReportTransportError("spill-replay", ex);
             }
         }
     }
