@@ -29,6 +29,17 @@ public sealed class LifecycleSpillTests : IDisposable
         return events;
     }
 
+    /// <summary>A process that spilled <paramref name="events"/> and stopped before Redis came back.</summary>
+    private void SpillAndStop(List<FrameEvent> events)
+    {
+        using var earlier = new LifecycleSpill(_dir.Path, 1 << 20, dropWhenFull: false);
+        earlier.Append(events[0]);
+        foreach (var e in events.Skip(1))
+        {
+            earlier.TryAppendIfSpilling(e);
+        }
+    }
+
     private static List<FrameEvent> ReplayAll(LifecycleSpill sut)
     {
         var replayed = new List<FrameEvent>();
@@ -120,14 +131,7 @@ public sealed class LifecycleSpillTests : IDisposable
     public void Open_LeftoverSpillFromAnEarlierRun_StartsSpillingAndReplaysItInOrder()
     {
         var events = Journeys(5);
-        using (var first = new LifecycleSpill(_dir.Path, 1 << 20, dropWhenFull: false))
-        {
-            first.Append(events[0]);
-            foreach (var e in events.Skip(1))
-            {
-                first.TryAppendIfSpilling(e);
-            }
-        }
+        SpillAndStop(events);
 
         using var sut = new LifecycleSpill(_dir.Path, 1 << 20, dropWhenFull: false);
 
@@ -143,14 +147,7 @@ public sealed class LifecycleSpillTests : IDisposable
     public void Open_TornRecordAtTheEnd_CutsItOffAndKeepsEveryCompleteEvent()
     {
         var events = Journeys(3);
-        using (var first = new LifecycleSpill(_dir.Path, 1 << 20, dropWhenFull: false))
-        {
-            first.Append(events[0]);
-            foreach (var e in events.Skip(1))
-            {
-                first.TryAppendIfSpilling(e);
-            }
-        }
+        SpillAndStop(events);
 
         var file = Directory.GetFiles(_dir.Path, "*" + SegmentJournal.Extension).Single();
         var complete = new FileInfo(file).Length;
