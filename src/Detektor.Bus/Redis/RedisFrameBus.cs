@@ -49,6 +49,9 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
     private readonly CircuitBreaker? _breaker;
     private Task? _monitor;
     private Task? _replayer;
+    private SegmentJournal.Segment? _replaySegment;
+    private int _replayDone;
+    private long _replayed;
     private long _lastSpillFullLog;
     private volatile BusSnapshot _snapshot = BusSnapshot.Empty(BusOptions.RedisTransport) with { Available = false };
     private volatile HashSet<string>? _liveCapabilities;
@@ -297,6 +300,13 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
             catch (OperationCanceledException)
             {
             }
+        }
+
+        if (_spill is { IsSpilling: true } && _replayer is not null)
+        {
+            // A last round at shutdown (Redis may well be back): what it cannot publish stays for the next start.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5), Time);
+            await ReplayPassAsync(deadline.Token);
         }
 
         _stopping.Dispose();
@@ -704,10 +714,6 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
     /// </summary>
     private async Task ReplayLoopAsync(CancellationToken cancellationToken)
     {
-        var spill = _spill!;
-        SegmentJournal.Segment? current = null;
-        var done = 0;
-        long replayed = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -719,65 +725,71 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
                 return;
             }
 
-            if (!spill.IsSpilling)
+            if (_spill!.IsSpilling)
             {
-                continue;
+                await ReplayPassAsync(cancellationToken);
             }
+        }
+    }
 
-            try
+    /// <summary>
+    /// One round of the replayer (never two at once): segment by segment while Redis takes the events; stops at the first
+    /// failure, remembering how far the current segment got.
+    /// </summary>
+    private async Task ReplayPassAsync(CancellationToken cancellationToken)
+    {
+        var spill = _spill!;
+        try
+        {
+            while (spill.TakeOldest() is { } segment)
             {
-                while (spill.TakeOldest() is { } segment)
+                if (!ReferenceEquals(segment, _replaySegment))
                 {
-                    if (!ReferenceEquals(segment, current))
-                    {
-                        (current, done) = (segment, 0);
-                    }
+                    (_replaySegment, _replayDone) = (segment, 0);
+                }
 
-                    List<FrameEvent> events;
-                    try
-                    {
-                        events = [.. LifecycleSpill.Read(segment)];
-                    }
-                    catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or FormatException)
-                    {
-                        Log.SpillCorrupt(Logger, spill.Quarantine(segment), ex.Message);
-                        continue;
-                    }
+                List<FrameEvent> events;
+                try
+                {
+                    events = [.. LifecycleSpill.Read(segment)];
+                }
+                catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or FormatException)
+                {
+                    Log.SpillCorrupt(Logger, spill.Quarantine(segment), ex.Message);
+                    continue;
+                }
 
-                    for (; done < events.Count; done++)
-                    {
-                        await WaitForRoomAsync(Topics.Lifecycle.Name, false, cancellationToken);
-                        var fields = _events.Encode(events[done], Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
-                        await GuardedAsync(
-                            static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event),
-                            (Self: this, Fields: fields, Event: (object)events[done]),
-                            cancellationToken);
-                        Telemetry.RecordPublished(Topics.Lifecycle.Name);
-                        Telemetry.RecordSpillReplayed(1);
-                        spill.MarkReplayed(segment, 1);
-                        replayed++;
-                    }
+                for (; _replayDone < events.Count; _replayDone++)
+                {
+                    await WaitForRoomAsync(Topics.Lifecycle.Name, false, cancellationToken);
+                    var e = events[_replayDone];
+                    var fields = _events.Encode(e, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
+                    await GuardedAsync(
+                        static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event), (Self: this, Fields: fields, Event: (object)e), cancellationToken);
+                    Telemetry.RecordPublished(Topics.Lifecycle.Name);
+                    Telemetry.RecordSpillReplayed(1);
+                    spill.MarkReplayed(segment, 1);
+                    _replayed++;
+                }
 
-                    (current, done) = (null, 0);
-                    if (spill.Complete(segment))
-                    {
-                        Log.SpillReplayed(Logger, replayed, spill.DirectoryPath);
-                        replayed = 0;
-                    }
+                (_replaySegment, _replayDone) = (null, 0);
+                if (spill.Complete(segment))
+                {
+                    Log.SpillReplayed(Logger, _replayed, spill.DirectoryPath);
+                    _replayed = 0;
                 }
             }
-            catch (BrokenCircuitException)
-            {
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                // Nothing may stop the replayer for good: what is spilled stays on disk and is tried again.
-                ReportTransportError("spill-replay", ex);
-            }
+        }
+        catch (BrokenCircuitException)
+        {
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Nothing may stop the replayer for good: what is spilled stays on disk and is tried again.
+            ReportTransportError("spill-replay", ex);
         }
     }
 

@@ -204,4 +204,46 @@ public sealed class RedisLifecycleSpillTests
         Assert.Equal(events, arrived);
         Assert.Empty(Directory.GetFiles(Path.Combine(dataDir.Path, "lifecycle-spill"), "*.dkj"));
     }
+
+    [Fact]
+    public async Task Stop_SpillWithRedisBackBeforeTheReplayerRan_LastRoundAtShutdownPublishesIt()
+    {
+        await using var server = RedisServer.Create();
+        using var dataDir = new TempDirectory("detektor-spill-stop");
+        var settings = Settings(server);
+        settings["Detektor:DataDir"] = dataDir.Path;
+        settings["Detektor:Bus:Redis:MonitorIntervalMs"] = "60000"; // the replayer's next round is far away
+        var events = Enumerable.Range(1, 6).Select(i => Event(Frame("cam1", i))).ToList();
+        var host = await BusHost.StartAsync(settings, "stopping");
+        try
+        {
+            foreach (var e in events)
+            {
+                await host.Bus.PublishAsync(Topics.Lifecycle, e, TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(6, host.Services.GetRequiredService<RedisFrameBus>().Spill!.Events);
+            await server.StartAgainAsync();
+            await Eventually.WaitAsync(
+                async () => (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == "redis", TestContext.Current.CancellationToken)).Status,
+                s => s == HealthStatus.Healthy,
+                Wait,
+                "the bus connected to Redis again");
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+
+        // Another process on the same keys finds the events in Redis; nothing was left on disk.
+        var readerSettings = new Dictionary<string, string?>(settings);
+        readerSettings.Remove("Detektor:DataDir");
+        readerSettings["Detektor:Bus:Redis:MonitorIntervalMs"] = "50";
+        await using var other = await BusHost.StartAsync(readerSettings, "reader");
+        await using var store = other.Bus.Subscribe(Topics.Lifecycle, "store", "s1");
+        var arrived = await ReadAsync(store, 6, Wait);
+
+        Assert.Equal(events, arrived.Select(d => d.Message));
+        Assert.Empty(Directory.GetFiles(Path.Combine(dataDir.Path, "lifecycle-spill"), "*.dkj"));
+    }
 }
