@@ -99,6 +99,13 @@ public sealed class DetectionOptions
     /// <summary>Let ONNX Runtime threads spin while idle (lower latency on a dedicated machine). Default false.</summary>
     public bool AllowSpinning { get; set; }
 
+    /// <summary>
+    /// How ONNX Runtime holds tensors on the CPU: <c>arena</c> (default, fastest) or <c>lean</c> (no arena, tensors given back
+    /// to the OS after each run: measured 135 MiB less RSS at two concurrent runs, about 40 % more time per inference).
+    /// </summary>
+    [AllowedValues(Inference.InferenceMemory.Arena, Inference.InferenceMemory.Lean)]
+    public string InferenceMemory { get; set; } = Inference.InferenceMemory.Arena;
+
     /// <summary>Execution providers to try in order: cuda, tensorrt, openvino, cpu. Empty = cpu. CPU is always the fallback.</summary>
     public List<string> ExecutionProviders { get; set; } = [];
 

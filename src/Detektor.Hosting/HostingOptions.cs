@@ -11,6 +11,15 @@ public sealed class HostingOptions
     [Range(0.0, 1.0)]
     public double TraceSampleRatio { get; set; } = 1.0;
 
+    /// <summary>
+    /// Most series (tag combinations) one metric keeps; beyond it, measurements go to one series tagged
+    /// <c>otel_metric_overflow="true"</c>. OpenTelemetry allocates this many points up front for every metric and exporter
+    /// (about 70 bytes each): its default of 2000 cost 31 MiB of large-object heap in an all-in-one process. Default 512 —
+    /// Detektor's largest metrics have about 6 series per camera.
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int MetricCardinalityLimit { get; set; } = 512;
+
     /// <summary>Largest request body accepted, in bytes (endpoints may set their own). Default 1 MiB.</summary>
     [Range(1024, 1L << 30)]
     public long MaxRequestBodyBytes { get; set; } = 1 << 20;

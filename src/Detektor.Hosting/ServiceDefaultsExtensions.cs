@@ -86,6 +86,8 @@ public static class ServiceDefaultsExtensions
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter([.. TelemetryNames.All]);
+                var cardinality = Math.Max(16, hosting.MetricCardinalityLimit); // out of range is reported by validation at start
+                metrics.AddView(_ => new MetricStreamConfiguration { CardinalityLimit = cardinality });
                 metrics.AddAspNetCoreInstrumentation();
                 metrics.AddHttpClientInstrumentation();
                 metrics.AddRuntimeInstrumentation();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using SkiaSharp;
 
 namespace Detektor.Imaging;
@@ -30,22 +31,30 @@ public static class ImageCodec
         }
 
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[target.BytesSize];
-        unsafe
+        // The rgba intermediate is pooled: at camera sizes it is a large-object-heap array per image otherwise.
+        var rgba = ArrayPool<byte>.Shared.Rent(target.BytesSize);
+        try
         {
-            fixed (byte* p = rgba)
+            unsafe
             {
-                var result = codec.GetPixels(target, (IntPtr)p);
-                if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+                fixed (byte* p = rgba)
                 {
-                    throw new ImageDecodeException($"The image could not be decoded ({result}).");
+                    var result = codec.GetPixels(target, (IntPtr)p);
+                    if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+                    {
+                        throw new ImageDecodeException($"The image could not be decoded ({result}).");
+                    }
                 }
             }
-        }
 
-        var rgb = new byte[info.Width * info.Height * 3];
-        RgbaToRgb(rgba, rgb);
-        return new RgbImage(info.Width, info.Height, rgb);
+            var rgb = new byte[info.Width * info.Height * 3];
+            RgbaToRgb(rgba.AsSpan(0, target.BytesSize), rgb);
+            return new RgbImage(info.Width, info.Height, rgb);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
     }
 
     /// <summary>Encodes rgb24 pixels as a JPEG into <paramref name="output"/>.</summary>
@@ -55,17 +64,24 @@ public static class ImageCodec
         ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        var rgba = new byte[info.BytesSize];
-        RgbToRgba(rgb24, rgba);
-        unsafe
+        var rgba = ArrayPool<byte>.Shared.Rent(info.BytesSize);
+        try
         {
-            fixed (byte* p = rgba)
+            RgbToRgba(rgb24, rgba.AsSpan(0, info.BytesSize));
+            unsafe
             {
-                using var pixmap = new SKPixmap(info, (IntPtr)p, info.RowBytes);
-                using var encoded = pixmap.Encode(SKEncodedImageFormat.Jpeg, quality)
-                    ?? throw new InvalidOperationException("JPEG encoding failed.");
-                encoded.SaveTo(output);
+                fixed (byte* p = rgba)
+                {
+                    using var pixmap = new SKPixmap(info, (IntPtr)p, info.RowBytes);
+                    using var encoded = pixmap.Encode(SKEncodedImageFormat.Jpeg, quality)
+                        ?? throw new InvalidOperationException("JPEG encoding failed.");
+                    encoded.SaveTo(output);
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
         }
     }
 

@@ -32,6 +32,14 @@ public sealed class StorageOptions
     /// <summary>Path of the SQLite database. Default: <c>{data-dir}/detektor.db</c>.</summary>
     public string? SqlitePath { get; set; }
 
+    /// <summary>
+    /// SQLite only: page cache of the writer connection, in MiB. It keeps the upper levels of the event indexes in memory as
+    /// the file grows (insert speed at millions of events); it fills up to this bound as the database grows, and counts in
+    /// the process's RSS. Default 128.
+    /// </summary>
+    [Range(1, 65_536)]
+    public int SqliteCacheMegabytes { get; set; } = 128;
+
     /// <summary>Most events written in one transaction. Default 1000.</summary>
     [Range(1, 100_000)]
     public int BatchSize { get; set; } = 1000;

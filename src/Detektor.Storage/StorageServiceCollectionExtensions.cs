@@ -100,7 +100,8 @@ public static class StorageServiceCollectionExtensions
         var time = services.GetRequiredService<TimeProvider>();
         if (!string.Equals(options.Provider, StorageOptions.Postgres, StringComparison.Ordinal))
         {
-            return new SqliteEventStore(options.SqlitePath!, time);
+            services.GetService<StorageTelemetry>()?.ObserveSqliteMemory();
+            return new SqliteEventStore(options.SqlitePath!, time, options.SqliteCacheMegabytes);
         }
 
         var retention = services.GetRequiredService<IOptions<RetentionOptions>>().Value;

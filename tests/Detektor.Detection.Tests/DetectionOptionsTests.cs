@@ -27,6 +27,7 @@ public class DetectionOptionsTests
             ObjectModelLayout = "yolov9",
             ObjectModel = "/nope/model.onnx",
             ExecutionProviders = ["cpu", "rocm"],
+            InferenceMemory = "tiny",
             Labels = ["person", "unicorn"],
             MinScores = new Dictionary<string, double> { ["car"] = 1.5 },
             Cameras = new Dictionary<string, CameraDetectionOptions>
@@ -41,6 +42,7 @@ public class DetectionOptionsTests
         Assert.Contains("Detektor:Detection:MinScore: 2 is out of range; allowed 0.01 to 1.", failures);
         Assert.Contains("Detektor:Detection:ObjectModelLayout: 'yolov9' is not allowed; use one of: auto, centernet, yolov5, yolov8.", failures);
         Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:ObjectModel: '/nope/model.onnx' is not allowed; use 'centernet' or the path of an .onnx file", StringComparison.Ordinal));
+        Assert.Contains("Detektor:Detection:InferenceMemory: 'tiny' is not allowed; use one of: arena, lean.", failures);
         Assert.Contains("Detektor:Detection:ExecutionProviders:1: 'rocm' is not allowed; use one of: cuda, tensorrt, openvino, cpu.", failures);
         Assert.Contains(failures, f => f.StartsWith("Detektor:Detection:Labels:1: 'unicorn' is not a label of the model", StringComparison.Ordinal));
         Assert.Contains("Detektor:Detection:MinScores:car: 1.5 is out of range; allowed 0.01 to 1.", failures);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Detektor.Capture.Cameras;
+using Detektor.Core.Buffers;
 using Detektor.Core.Telemetry;
 
 namespace Detektor.Capture.Telemetry;
@@ -29,7 +30,7 @@ public sealed class CaptureTelemetry : IDisposable
     private readonly Counter<long> _transitions;
     private readonly Counter<long> _decodeErrors;
 
-    public CaptureTelemetry(IMeterFactory meterFactory, CameraRegistry cameras)
+    public CaptureTelemetry(IMeterFactory meterFactory, CameraRegistry cameras, FrameBufferPool pool)
     {
         _meter = meterFactory.Create(TelemetryNames.Capture);
         _frames = _meter.CreateCounter<long>("detektor.camera.frames", "{frame}", "Frames read from the camera.");
@@ -42,6 +43,13 @@ public sealed class CaptureTelemetry : IDisposable
         _meter.CreateObservableGauge("detektor.camera.state", ObserveState(cameras), "1", "1 for the camera's current state, 0 for the others.");
         _meter.CreateObservableGauge("detektor.camera.health", ObserveHealth(cameras), "1", "1 for the camera's current stream health, 0 for the others.");
         _meter.CreateObservableGauge("detektor.camera.motion.score", ObserveMotion(cameras), "1", "Motion score of the camera's last frame (share of changed area).");
+        _meter.CreateObservableCounter(
+            "detektor.frame_buffers.allocated", () => pool.Allocated, "{buffer}",
+            "Frame buffers created because the pool had none idle of that size; flat in steady state (each one is a large-object-heap allocation).");
+        _meter.CreateObservableCounter(
+            "detektor.frame_buffers.discarded", () => pool.Discarded, "{buffer}", "Frame buffers returned to a full pool and left to the GC.");
+        _meter.CreateObservableGauge(
+            "detektor.frame_buffers.outstanding", () => pool.Outstanding, "{buffer}", "Frame buffers rented and not yet released (frames in flight).");
     }
 
     public void RecordFrame(string camera) => _frames.Add(1, new KeyValuePair<string, object?>(SemanticAttributes.CameraId, camera));

@@ -60,6 +60,7 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
             ExecutionProviders = _options.EffectiveProviders,
             WarmupRuns = _options.WarmupRuns,
             AllowSpinning = _options.AllowSpinning,
+            Memory = _options.InferenceMemory,
         };
     }
 

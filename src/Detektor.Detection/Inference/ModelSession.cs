@@ -21,6 +21,55 @@ public sealed record InferenceSettings
     /// spinning threads take the cores from everything else (and from each other when several sessions run).
     /// </summary>
     public bool AllowSpinning { get; init; }
+
+    /// <summary>
+    /// <see cref="InferenceMemory.Arena"/> (default): ONNX Runtime keeps the tensors of every concurrent run in its arena —
+    /// fastest, about 45 MiB more per concurrent CenterNet run. <see cref="InferenceMemory.Lean"/>: no arena; tensors are
+    /// allocated per run and given back to the OS — less memory, more CPU per inference (docs/performance.md, "RSS").
+    /// </summary>
+    public string Memory { get; init; } = InferenceMemory.Arena;
+}
+
+/// <summary>How ONNX Runtime holds the tensors of a run on the CPU (<c>Detektor:Detection:InferenceMemory</c>).</summary>
+public static partial class InferenceMemory
+{
+    public const string Arena = "arena";
+    public const string Lean = "lean";
+
+    // glibc mallopt parameter.
+    private const int MmapThreshold = -3;
+    private static int _leanMalloc;
+
+    /// <summary>
+    /// Lean mode on Linux/glibc: allocations of 128 KiB and more are mapped and unmapped on their own, so the tensors
+    /// ONNX Runtime frees after each run go back to the OS instead of staying in malloc's heaps (glibc otherwise raises
+    /// this threshold as large blocks are freed). Left alone when <c>MALLOC_MMAP_THRESHOLD_</c> is set. Once per process;
+    /// true when the threshold was set by this call.
+    /// </summary>
+    internal static bool UseLeanMalloc()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null
+            || Interlocked.Exchange(ref _leanMalloc, 1) == 1)
+        {
+            return false;
+        }
+
+        try
+        {
+            return NativeMethods.MallOpt(MmapThreshold, 128 * 1024) == 1;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (musl has no mallopt): ONNX Runtime's arena is still off.
+            return false;
+        }
+    }
+
+    private static partial class NativeMethods
+    {
+        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mallopt")]
+        public static partial int MallOpt(int parameter, int value);
+    }
 }
 
 /// <summary>A tensor's name and fixed shape.</summary>
@@ -128,6 +177,12 @@ public sealed class ModelSession : IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
+        if (string.Equals(settings.Memory, InferenceMemory.Lean, StringComparison.Ordinal))
+        {
+            options.EnableCpuMemArena = false;
+            _ = InferenceMemory.UseLeanMalloc();
+        }
+
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", settings.AllowSpinning ? "1" : "0");
         options.AddSessionConfigEntry("session.inter_op.allow_spinning", settings.AllowSpinning ? "1" : "0");
         try

@@ -30,6 +30,21 @@ public sealed class HealthTelemetry : IHealthCheckPublisher, IDisposable
         _meter = meterFactory.Create(TelemetryNames.Hosting);
         _meter.CreateObservableGauge(
             "detektor.health.check.status", Observe, "1", "1 for each health check's current status (healthy, degraded, unhealthy), 0 for the others.");
+        _meter.CreateObservableGauge(
+            "detektor.process.memory", ObserveMemory, "By",
+            "Resident memory of the process by kind: anonymous (heaps: GC, malloc, ONNX Runtime, SQLite; where a leak shows), file (mapped libraries and files), shmem. Linux only.");
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveMemory()
+    {
+        if (ProcessMemory.ReadSelf() is not { } memory)
+        {
+            yield break;
+        }
+
+        yield return new Measurement<long>(memory.Anonymous, new KeyValuePair<string, object?>("kind", "anonymous"));
+        yield return new Measurement<long>(memory.FileBacked, new KeyValuePair<string, object?>("kind", "file"));
+        yield return new Measurement<long>(memory.Shared, new KeyValuePair<string, object?>("kind", "shmem"));
     }
 
     public Task PublishAsync(HealthReport report, CancellationToken cancellationToken)

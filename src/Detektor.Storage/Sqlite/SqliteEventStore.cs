@@ -14,6 +14,7 @@ namespace Detektor.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteEventStore : IEventStore, IDisposable
 {
+    private readonly long _cacheKibibytes;
     private const string EventColumns = "event_id, frame_id, camera_id, type, time_us, stage, service, trace_id, span_id, duration_us, reason, data";
     private const string ObjectColumns =
         "object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count";
@@ -29,8 +30,10 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     private int _schemaVersion;
     private string? _sqliteVersion;
 
-    public SqliteEventStore(string path, TimeProvider? time = null)
+    public SqliteEventStore(string path, TimeProvider? time = null, int cacheMegabytes = 128)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cacheMegabytes, 1);
+        _cacheKibibytes = cacheMegabytes * 1024L;
         _time = time ?? TimeProvider.System;
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = System.IO.Path.GetFullPath(path);
@@ -727,9 +730,9 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         }
 
         var writer = await OpenAsync(cancellationToken);
-        // The writer updates several indexes per event (one keyed by random trace ids): a 128 MiB page cache keeps their
-        // upper levels in memory as the file grows past millions of events.
-        await ExecuteAsync(writer, "PRAGMA cache_size = -131072;", cancellationToken);
+        // The writer updates several indexes per event (one keyed by random trace ids): a large page cache (default 128 MiB,
+        // Detektor:Storage:SqliteCacheMegabytes) keeps their upper levels in memory as the file grows past millions of events.
+        await ExecuteAsync(writer, string.Create(CultureInfo.InvariantCulture, $"PRAGMA cache_size = -{_cacheKibibytes};"), cancellationToken);
         _commands = new WriterCommands(writer);
         _writer = writer;
         return _commands;

@@ -27,6 +27,7 @@ public sealed class StorageTelemetry : IDisposable
     private Func<long>? _journalBacklog;
     private Func<long>? _journalBytes;
     private Func<bool>? _outage;
+    private int _sqliteObserved;
 
     public StorageTelemetry(IMeterFactory meterFactory)
     {
@@ -99,6 +100,20 @@ public sealed class StorageTelemetry : IDisposable
         _journalBacklog = journal;
         _journalBytes = journalBytes;
         _outage = outage;
+    }
+
+    /// <summary>
+    /// Reports SQLite's own heap (page caches, statements; <c>sqlite3_memory_used</c>, process-wide) as
+    /// <c>detektor.store.sqlite.memory</c>. Called once the SQLite store is in use.
+    /// </summary>
+    public void ObserveSqliteMemory()
+    {
+        if (Interlocked.Exchange(ref _sqliteObserved, 1) == 0)
+        {
+            _meter.CreateObservableGauge(
+                "detektor.store.sqlite.memory", static () => SQLitePCL.raw.sqlite3_memory_used(), "By",
+                "Memory SQLite holds in its own heap (page caches of every connection, prepared statements).");
+        }
     }
 
     public void Dispose() => _meter.Dispose();

@@ -93,10 +93,10 @@ public sealed record LoadTestReport
         }
 
         sb.AppendLine();
-        Line(sb, $"{"Process",-22}{"pid",8}{"cpu s",9}{"cores",7}{"ffmpeg s",10}{"peak MiB",10}{"warm MiB",10}{"end MiB",9}{"growth",8}{"restarts",9}{"alloc B/frame",14}");
+        Line(sb, $"{"Process",-22}{"pid",8}{"cpu s",9}{"cores",7}{"ffmpeg s",10}{"peak MiB",10}{"warm MiB",10}{"end MiB",9}{"growth",8}{"anon MiB",10}{"anon +",8}{"file MiB",10}{"restarts",9}{"alloc B/frame",14}");
         foreach (var p in Processes)
         {
-            Line(sb, $"{p.Name,-22}{p.Pid,8}{p.CpuSeconds,9:0.0}{p.CpuCores,7:0.00}{p.ChildCpuSeconds,10:0.0}{p.PeakRssMb,10:0.0}{Mb(p.RssAfterWarmupMb),10}{p.RssEndMb,9:0.0}{(p.RssGrowthPercent is { } g ? g.ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-"),8}{p.Restarts,9}{(p.AllocatedBytesPerFrame is { } a ? a.ToString("N0", CultureInfo.InvariantCulture) : "-"),14}");
+            Line(sb, $"{p.Name,-22}{p.Pid,8}{p.CpuSeconds,9:0.0}{p.CpuCores,7:0.00}{p.ChildCpuSeconds,10:0.0}{p.PeakRssMb,10:0.0}{Mb(p.RssAfterWarmupMb),10}{p.RssEndMb,9:0.0}{Percent(p.RssGrowthPercent),8}{Mb(p.AnonymousEndMb),10}{Percent(p.AnonymousGrowthPercent),8}{Mb(p.FileBackedEndMb),10}{p.Restarts,9}{(p.AllocatedBytesPerFrame is { } a ? a.ToString("N0", CultureInfo.InvariantCulture) : "-"),14}");
         }
 
         sb.AppendLine();
@@ -114,6 +114,8 @@ public sealed record LoadTestReport
         where T : struct, Enum => JsonSerializer.Serialize(value, JsonOptions).Trim('"');
 
     private static string Mb(double? value) => value is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) : "-";
+
+    private static string Percent(double? value) => value is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-";
 
     private static void Row(StringBuilder sb, string name, long count, long of) =>
         Line(sb, $"{name,-34}{count,12}{(of == 0 ? 0 : (double)count / of),10:P2}");
@@ -146,7 +148,8 @@ public sealed record RunDescription(
 
 /// <summary>
 /// One child process: CPU seconds and cores used over its life, its ffmpeg children's CPU, memory, restarts, and the bytes
-/// its GC heap allocated per captured frame while measuring (steady state; null when not measured).
+/// its GC heap allocated per captured frame while measuring (steady state; null when not measured). RSS is also split into
+/// anonymous memory (heaps: where a leak shows) and file-backed memory (mapped libraries and files).
 /// </summary>
 public sealed record ProcessReport(
     string Name,
@@ -161,4 +164,8 @@ public sealed record ProcessReport(
     double? RssGrowthPercent,
     int Restarts,
     int? ExitCode,
-    double? AllocatedBytesPerFrame = null);
+    double? AllocatedBytesPerFrame = null,
+    double? AnonymousAfterWarmupMb = null,
+    double? AnonymousEndMb = null,
+    double? FileBackedEndMb = null,
+    double? AnonymousGrowthPercent = null);

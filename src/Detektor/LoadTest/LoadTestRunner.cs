@@ -225,7 +225,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
                 warmedUp = true;
                 foreach (var child in children)
                 {
-                    child.RssAfterWarmup = child.RssLast;
+                    child.MemoryAfterWarmup = child.MemoryLast;
                     child.AllocatedAfterWarmup = await PipelineCounters.AllocatedBytesAsync(child, cancellationToken);
                 }
 
@@ -250,7 +250,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
         foreach (var child in children)
         {
             child.Sample();
-            child.RssAtEnd = child.RssLast;
+            child.MemoryAtEnd = child.MemoryLast;
             var allocated = await PipelineCounters.AllocatedBytesAsync(child, cancellationToken);
             var frames = final.Captured - _capturedAfterWarmup;
             if (warmedUp && child.AllocatedAfterWarmup is { } before && allocated is { } after && frames > 0)
@@ -372,8 +372,8 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
     {
         var sample = child.Sample();
         const double MiB = 1024 * 1024;
-        var warm = child.RssAfterWarmup;
-        var end = child.RssAtEnd ?? child.RssLast;
+        var warm = child.MemoryAfterWarmup;
+        var end = child.MemoryAtEnd ?? child.MemoryLast;
         return new ProcessReport(
             child.Name,
             child.Roles,
@@ -382,12 +382,18 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
             wall.TotalSeconds > 0 ? Math.Round(sample.CpuSeconds / wall.TotalSeconds, 3) : 0,
             Math.Round(sample.ChildCpuSeconds, 2),
             Math.Round(sample.PeakRssBytes / MiB, 1),
-            warm is { } w ? Math.Round(w / MiB, 1) : null,
-            Math.Round(end / MiB, 1),
-            warm is { } w2 and > 0 ? Math.Round(100.0 * (end - w2) / w2, 2) : null,
+            warm is { } w ? Math.Round(w.Rss / MiB, 1) : null,
+            Math.Round(end.Rss / MiB, 1),
+            Growth(warm?.Rss, end.Rss),
             child.Restarts,
             exitCode,
-            child.AllocatedBytesPerFrame);
+            child.AllocatedBytesPerFrame,
+            warm is { } wa ? Math.Round(wa.Anonymous / MiB, 1) : null,
+            Math.Round(end.Anonymous / MiB, 1),
+            Math.Round(end.FileBacked / MiB, 1),
+            Growth(warm?.Anonymous, end.Anonymous));
+
+        static double? Growth(long? from, long to) => from is { } f and > 0 ? Math.Round(100.0 * (to - f) / f, 2) : null;
     }
 
     private static string MachineDescription()

@@ -1,3 +1,4 @@
+using Detektor.Core.Telemetry;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -57,8 +58,8 @@ public sealed class PipelineProcess : IAsyncDisposable
 
     public bool Stopping { get; private set; }
 
-    /// <summary>RSS when the warm-up ended (bytes).</summary>
-    public long? RssAfterWarmup { get; set; }
+    /// <summary>Memory when the warm-up ended.</summary>
+    public ProcessMemory? MemoryAfterWarmup { get; set; }
 
     /// <summary>GC heap bytes allocated when the warm-up ended.</summary>
     public double? AllocatedAfterWarmup { get; set; }
@@ -66,11 +67,11 @@ public sealed class PipelineProcess : IAsyncDisposable
     /// <summary>Bytes allocated per captured frame (all cameras) while measuring.</summary>
     public double? AllocatedBytesPerFrame { get; set; }
 
-    /// <summary>RSS when the measured time ended, before stopping (bytes).</summary>
-    public long? RssAtEnd { get; set; }
+    /// <summary>Memory when the measured time ended, before stopping.</summary>
+    public ProcessMemory? MemoryAtEnd { get; set; }
 
-    /// <summary>Last RSS seen while running (bytes).</summary>
-    public long RssLast { get; private set; }
+    /// <summary>Last memory seen while running.</summary>
+    public ProcessMemory MemoryLast { get; private set; }
 
     /// <summary>The command that runs the program itself: the apphost, or <c>dotnet detektor.dll</c>.</summary>
     public static (string FileName, string[] Prefix) SelfCommand()
@@ -190,15 +191,10 @@ public sealed class PipelineProcess : IAsyncDisposable
             _lastCpu = c;
         }
 
-        var (rss, hwm) = ReadMemory(pid);
-        if (rss is { } r)
+        if (ProcessMemory.Read(pid) is { } memory)
         {
-            RssLast = r;
-        }
-
-        if (hwm is { } h)
-        {
-            _lastHwm = Math.Max(_lastHwm, h);
+            MemoryLast = memory;
+            _lastHwm = Math.Max(_lastHwm, memory.PeakRss);
         }
 
         // ffmpeg and other children: their CPU time, summed over every child ever seen.
@@ -219,7 +215,7 @@ public sealed class PipelineProcess : IAsyncDisposable
         return new ProcessSample(
             _cpuOfEarlierRuns + _lastCpu,
             _childCpuOfEarlierRuns + _childCpu.Values.Sum(),
-            RssLast,
+            MemoryLast.Rss,
             Math.Max(_peakRssOfEarlierRuns, _lastHwm));
     }
 
@@ -335,34 +331,6 @@ public sealed class PipelineProcess : IAsyncDisposable
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return (ppid, ticks / TicksPerSecond);
     }
-
-    /// <summary>VmRSS and VmHWM (peak RSS) in bytes from <c>/proc/{pid}/status</c>.</summary>
-    private static (long? Rss, long? Hwm) ReadMemory(int pid)
-    {
-        long? rss = null, hwm = null;
-        try
-        {
-            foreach (var line in File.ReadLines(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/status")))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    rss = Kilobytes(line);
-                }
-                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    hwm = Kilobytes(line);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-
-        return (rss, hwm);
-    }
-
-    private static long Kilobytes(string line) =>
-        1024 * long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
 }
 
 /// <summary>CPU seconds (the process; its children such as ffmpeg), current and peak RSS in bytes.</summary>

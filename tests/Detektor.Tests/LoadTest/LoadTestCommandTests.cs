@@ -72,6 +72,11 @@ public class LoadTestCommandTests
         Assert.Equal("detektor", process.GetProperty("name").GetString());
         Assert.True(process.GetProperty("cpu_seconds").GetDouble() > 0);
         Assert.True(process.GetProperty("peak_rss_mb").GetDouble() > 0);
+        // RSS is split: anonymous (heaps) plus file-backed memory is at most the whole RSS at the end.
+        var anonymous = process.GetProperty("anonymous_end_mb").GetDouble();
+        var fileBacked = process.GetProperty("file_backed_end_mb").GetDouble();
+        Assert.True(anonymous > 0 && fileBacked > 0, process.ToString());
+        Assert.True(anonymous + fileBacked <= process.GetProperty("rss_end_mb").GetDouble() + 0.2, process.ToString());
         Assert.Equal(0, process.GetProperty("restarts").GetInt32());
         Assert.All(root.GetProperty("gates").EnumerateArray(), g => Assert.True(g.GetProperty("passed").GetBoolean(), g.ToString()));
     }
