@@ -22,9 +22,14 @@ public sealed class RedisLifecycleSpillTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
-    private static Dictionary<string, string?> Settings(RedisServer server)
+    private static Dictionary<string, string?> Settings(RedisServer server, TempDirectory? dataDir = null)
     {
         var settings = BusHost.RedisSettings(server);
+        if (dataDir is not null)
+        {
+            settings["Detektor:DataDir"] = dataDir.Path; // the spill outlives the host
+        }
+
         settings["Detektor:Bus:Backpressure:Enabled"] = "false";
         settings["Detektor:Bus:Redis:FramePublishTimeoutMs"] = "200";
         settings["Detektor:Resilience:Breakers:redis:MinimumThroughput"] = "2";
@@ -179,8 +184,7 @@ public sealed class RedisLifecycleSpillTests
     {
         await using var server = RedisServer.Create();
         using var dataDir = new TempDirectory("detektor-spill-restart");
-        var settings = Settings(server);
-        settings["Detektor:DataDir"] = dataDir.Path;
+        var settings = Settings(server, dataDir);
         var events = Enumerable.Range(1, 10).Select(i => Event(Frame("cam1", i))).ToList();
         await using (var first = await BusHost.StartAsync(settings, "first"))
         {
@@ -210,8 +214,7 @@ public sealed class RedisLifecycleSpillTests
     {
         await using var server = RedisServer.Create();
         using var dataDir = new TempDirectory("detektor-spill-stop");
-        var settings = Settings(server);
-        settings["Detektor:DataDir"] = dataDir.Path;
+        var settings = Settings(server, dataDir);
         settings["Detektor:Bus:Redis:MonitorIntervalMs"] = "60000"; // the replayer's next round is far away
         var events = Enumerable.Range(1, 6).Select(i => Event(Frame("cam1", i))).ToList();
         var host = await BusHost.StartAsync(settings, "stopping");
