@@ -35,13 +35,15 @@ switch (command)
               --store S        postgres, sqlite or both (default both)
               --postgres CS    use this server instead of starting a throwaway durable cluster
               --dir PATH       where SQLite files go (default: the system temp folder)
+              --sqlite-cache MB  the SQLite writer's page cache (Detektor:Storage:SqliteCacheMegabytes, default 32)
+              --sqlite-mmap MB   the SQLite read mapping (Detektor:Storage:SqliteMmapMegabytes, default 0)
             """);
         break;
 }
 
 namespace Detektor.StoreBench
 {
-    internal sealed record Options(long Events, int[] Batches, int Rounds, int Lookups, string Store, string? Postgres, string Dir, bool EventsGiven)
+    internal sealed record Options(long Events, int[] Batches, int Rounds, int Lookups, string Store, string? Postgres, string Dir, bool EventsGiven, SqliteStoreSettings Sqlite)
     {
         public static Options Parse(string[] args)
         {
@@ -59,7 +61,12 @@ namespace Detektor.StoreBench
                 Get("--store") ?? "both",
                 Get("--postgres"),
                 Get("--dir") ?? Path.GetTempPath(),
-                Get("--events") is not null);
+                Get("--events") is not null,
+                new SqliteStoreSettings
+                {
+                    CacheMegabytes = int.Parse(Get("--sqlite-cache") ?? "32", CultureInfo.InvariantCulture),
+                    MmapMegabytes = int.Parse(Get("--sqlite-mmap") ?? "0", CultureInfo.InvariantCulture),
+                });
         }
 
         public long EventsOr(long fallback) => EventsGiven ? Events : fallback;
@@ -178,7 +185,7 @@ namespace Detektor.StoreBench
                     var path = Path.Combine(options.Dir, $"detektor-bench-{Guid.NewGuid():N}.db");
                     try
                     {
-                        using var sut = new SqliteEventStore(path);
+                        using var sut = new SqliteEventStore(path, settings: options.Sqlite);
                         await sut.MigrateAsync();
                         var seconds = batch == 0 ? RawSqliteInsert(path, events) : await StoreAsync(sut, events, batch);
                         var rate = events.Count / seconds;
@@ -359,7 +366,7 @@ namespace Detektor.StoreBench
                 var path = Path.Combine(options.Dir, $"detektor-bench-lookup-{Guid.NewGuid():N}.db");
                 try
                 {
-                    using var store = new SqliteEventStore(path);
+                    using var store = new SqliteEventStore(path, settings: options.Sqlite);
                     await store.MigrateAsync();
                     var sample = await LoadAsync(store, total);
                     Console.WriteLine($"SQLite file: {new FileInfo(path).Length / (1024.0 * 1024 * 1024):0.00} GiB");

@@ -101,7 +101,10 @@ public static class StorageServiceCollectionExtensions
         if (!string.Equals(options.Provider, StorageOptions.Postgres, StringComparison.Ordinal))
         {
             services.GetService<StorageTelemetry>()?.ObserveSqliteMemory();
-            return new SqliteEventStore(options.SqlitePath!, time, options.SqliteCacheMegabytes);
+            return new SqliteEventStore(
+                options.SqlitePath!,
+                time,
+                new SqliteStoreSettings { CacheMegabytes = options.SqliteCacheMegabytes, MmapMegabytes = options.SqliteMmapMegabytes });
         }
 
         var retention = services.GetRequiredService<IOptions<RetentionOptions>>().Value;

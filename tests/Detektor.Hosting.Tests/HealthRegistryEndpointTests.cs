@@ -1,51 +1,34 @@
-using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Detektor.Core.Health;
 using Detektor.Core.Hosting.Supervision;
 using Detektor.Hosting.Health;
 using Detektor.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Detektor.Hosting.Tests;
 
 /// <summary>Checks registered and unregistered at run time, seen on the probes and in the health metric; loop checks.</summary>
+[Collection(DefaultsHost.Collection)]
 public sealed class HealthRegistryEndpointTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
-    private WebApplication? _app;
-    private HttpClient? _http;
+    private DefaultsHost? _host;
 
-    private HttpClient Http => _http!;
+    private HttpClient Http => _host!.Http;
 
-    private HealthRegistry Registry => _app!.Services.GetRequiredService<HealthRegistry>();
+    private HealthRegistry Registry => _host!.Services.GetRequiredService<HealthRegistry>();
 
-    public async ValueTask InitializeAsync()
-    {
-        var port = FreePort.Next();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
-        builder.Configuration["Detektor:Supervisor:MaxRestarts"] = "1";
-        builder.Configuration["Detektor:Supervisor:BackoffInitial"] = "00:00:00.010";
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
-        builder.AddServiceDefaults("detektor-test");
-        builder.Services.AddHealthMetrics();
-        _app = builder.Build();
-        _app.MapDefaultEndpoints();
-        await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/")) };
-    }
+    public async ValueTask InitializeAsync() =>
+        _host = await DefaultsHost.StartAsync(("Detektor:Supervisor:MaxRestarts", "1"), ("Detektor:Supervisor:BackoffInitial", "00:00:00.010"));
 
     public async ValueTask DisposeAsync()
     {
-        _http?.Dispose();
-        if (_app is not null)
+        if (_host is not null)
         {
-            await _app.DisposeAsync();
+            await _host.DisposeAsync();
         }
     }
 
@@ -123,7 +106,7 @@ public sealed class HealthRegistryEndpointTests : IAsyncLifetime
     [Fact]
     public async Task SupervisedLoop_FailsAfterMaxRestarts_LivenessAnswers503NamingTheLoop()
     {
-        var supervisor = _app!.Services.GetRequiredService<LoopSupervisor>();
+        var supervisor = _host!.Services.GetRequiredService<LoopSupervisor>();
         using var stop = new CancellationTokenSource();
         var run = supervisor.RunAsync("doomed", (_, _) => throw new InvalidOperationException("always"), stop.Token);
 

@@ -2,52 +2,36 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Detektor.Core.Telemetry;
-using Detektor.Hosting.Health;
 using Detektor.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Detektor.Hosting.Tests;
 
 /// <summary>What /metrics exports beyond the components' own metrics: the cardinality bound and the process's memory.</summary>
+[Collection(DefaultsHost.Collection)]
 public sealed partial class MetricsEndpointTests : IAsyncLifetime
 {
     private const int Limit = 16;
 
     // Every test host in this process sees every Detektor meter: a name of its own keeps this test's series apart.
     private readonly string _name = "detektor_test_" + Guid.NewGuid().ToString("N")[..8];
-    private WebApplication? _app;
-    private HttpClient? _http;
+    private DefaultsHost? _host;
 
-    public async ValueTask InitializeAsync()
-    {
-        var port = FreePort.Next();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
-        builder.Configuration["Detektor:Hosting:MetricCardinalityLimit"] = Limit.ToString(CultureInfo.InvariantCulture);
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
-        builder.AddServiceDefaults("detektor-test");
-        builder.Services.AddHealthMetrics();
-        _app = builder.Build();
-        _app.MapDefaultEndpoints();
-        await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/")) };
-    }
+    public async ValueTask InitializeAsync() =>
+        _host = await DefaultsHost.StartAsync(("Detektor:Hosting:MetricCardinalityLimit", Limit.ToString(CultureInfo.InvariantCulture)));
 
     public async ValueTask DisposeAsync()
     {
-        _http?.Dispose();
-        if (_app is not null)
+        if (_host is not null)
         {
-            await _app.DisposeAsync();
+            await _host.DisposeAsync();
         }
     }
 
     [Fact]
     public async Task Metrics_MoreSeriesThanTheLimit_KeepsTheLimitAndCountsTheRestInTheOverflowSeries()
     {
-        var meter = _app!.Services.GetRequiredService<IMeterFactory>().Create(TelemetryNames.Core);
+        var meter = _host!.Services.GetRequiredService<IMeterFactory>().Create(TelemetryNames.Core);
         var counter = meter.CreateCounter<long>(_name.Replace('_', '.'), "{thing}");
         for (var i = 0; i < 40; i++)
         {
@@ -65,7 +49,7 @@ public sealed partial class MetricsEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_HistogramUnderTheCardinalityView_KeepsItsAdvisedBuckets()
     {
-        var meter = _app!.Services.GetRequiredService<IMeterFactory>().Create(TelemetryNames.Core);
+        var meter = _host!.Services.GetRequiredService<IMeterFactory>().Create(TelemetryNames.Core);
         var histogram = meter.CreateHistogram(
             _name.Replace('_', '.'), "s", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 0.75] });
         histogram.Record(0.6);
@@ -97,7 +81,7 @@ public sealed partial class MetricsEndpointTests : IAsyncLifetime
         return await Eventually.WaitAsync(
             async () =>
             {
-                var text = await _http!.GetStringAsync("metrics", TestContext.Current.CancellationToken);
+                var text = await _host!.Http.GetStringAsync("metrics", TestContext.Current.CancellationToken);
                 return text.Split('\n')
                     .Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal))
                     .Select(l => (l[(metric.Length + 1)..l.LastIndexOf('}')], double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture)))

@@ -14,7 +14,7 @@ namespace Detektor.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteEventStore : IEventStore, IDisposable
 {
-    private readonly long _cacheKibibytes;
+    private readonly SqliteStoreSettings _settings;
     private const string EventColumns = "event_id, frame_id, camera_id, type, time_us, stage, service, trace_id, span_id, duration_us, reason, data";
     private const string ObjectColumns =
         "object_id, camera_id, label, first_seen_us, last_seen_us, best_score, best_snapshot_path, best_frame_id, state, event_count";
@@ -30,10 +30,11 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     private int _schemaVersion;
     private string? _sqliteVersion;
 
-    public SqliteEventStore(string path, TimeProvider? time = null, int cacheMegabytes = 128)
+    public SqliteEventStore(string path, TimeProvider? time = null, SqliteStoreSettings? settings = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(cacheMegabytes, 1);
-        _cacheKibibytes = cacheMegabytes * 1024L;
+        _settings = settings ?? new SqliteStoreSettings();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_settings.CacheMegabytes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(_settings.MmapMegabytes);
         _time = time ?? TimeProvider.System;
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = System.IO.Path.GetFullPath(path);
@@ -717,9 +718,29 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        // Memory-mapped reads share the OS page cache across connections instead of each filling its own.
-        await ExecuteAsync(connection, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;", cancellationToken);
+        // Memory-mapped reads share the OS page cache across connections instead of each filling its own; the mapped pages
+        // count in the process's RSS (file-backed) up to this bound as the database grows.
+        await ExecuteAsync(
+            connection,
+            string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = {_settings.MmapMegabytes * 1024L * 1024};"),
+            cancellationToken);
         return connection;
+    }
+
+    /// <summary>The writer's page cache (KiB) and a reader's mapping (bytes) as SQLite reports them (tests).</summary>
+    internal async Task<(long CacheKibibytes, long MmapBytes)> ReadMemoryPragmasAsync(CancellationToken cancellationToken = default)
+    {
+        await GetWriterAsync(cancellationToken);
+        var writer = _writer!;
+        await using var reader = await OpenAsync(cancellationToken);
+        return (-await ScalarAsync(writer, "PRAGMA cache_size;"), await ScalarAsync(reader, "PRAGMA mmap_size;"));
+
+        static async Task<long> ScalarAsync(SqliteConnection connection, string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None), CultureInfo.InvariantCulture);
+        }
     }
 
     private async Task<WriterCommands> GetWriterAsync(CancellationToken cancellationToken)
@@ -730,9 +751,9 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
         }
 
         var writer = await OpenAsync(cancellationToken);
-        // The writer updates several indexes per event (one keyed by random trace ids): a large page cache (default 128 MiB,
+        // The writer updates several indexes per event (one keyed by random trace ids): its page cache (default 32 MiB,
         // Detektor:Storage:SqliteCacheMegabytes) keeps their upper levels in memory as the file grows past millions of events.
-        await ExecuteAsync(writer, string.Create(CultureInfo.InvariantCulture, $"PRAGMA cache_size = -{_cacheKibibytes};"), cancellationToken);
+        await ExecuteAsync(writer, string.Create(CultureInfo.InvariantCulture, $"PRAGMA cache_size = -{_settings.CacheMegabytes * 1024L};"), cancellationToken);
         _commands = new WriterCommands(writer);
         _writer = writer;
         return _commands;
@@ -847,4 +868,14 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
             return command;
         }
     }
+}
+
+/// <summary>Memory the SQLite store may use (<c>Detektor:Storage:SqliteCacheMegabytes</c>, <c>:SqliteMmapMegabytes</c>).</summary>
+public sealed record SqliteStoreSettings
+{
+    /// <summary>Page cache of the writer connection, MiB (anonymous memory, filled as the database grows). Default 32.</summary>
+    public int CacheMegabytes { get; init; } = 32;
+
+    /// <summary>Bytes of the database file each connection maps for reads, MiB; 0 (default) = read through the page cache.</summary>
+    public int MmapMegabytes { get; init; }
 }
