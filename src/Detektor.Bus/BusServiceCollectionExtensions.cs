@@ -11,6 +11,7 @@ using Detektor.Bus.Telemetry;
 using Detektor.Core.Buffers;
 using Detektor.Core.Configuration;
 using Detektor.Core.Health;
+using Detektor.Core.Resilience;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -57,10 +58,23 @@ public static class BusServiceCollectionExtensions
                 {
                     o.Configuration = section.Value;
                 }
+
+                o.LifecycleSpill ??= new LifecycleSpillOptions();
+                o.LifecycleSpill.Path ??= Path.Combine(builder.Configuration["Detektor:DataDir"] ?? "data", "lifecycle-spill");
             })
             .ValidateKeyed(RedisBusOptions.SectionName);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisBusOptions>, RedisBusOptionsValidator>());
         builder.Services.TryAddSingleton<RedisConnection>();
+        builder.Services.AddCircuitBreakers(); // the "redis" breaker around publishing
+        if (builder.Configuration.GetValue<bool?>($"{LifecycleSpillOptions.SectionName}:{nameof(LifecycleSpillOptions.Enabled)}") != false)
+        {
+            builder.Services.TryAddSingleton(sp =>
+            {
+                var o = sp.GetRequiredService<IOptions<RedisBusOptions>>().Value.LifecycleSpill;
+                return new LifecycleSpill(o.Path!, (long)o.MaxMegabytes * 1024 * 1024, o.WhenFull == LifecycleSpillOptions.DropWhenFull);
+            });
+        }
+
         builder.Services.TryAddSingleton<RedisFrameBus>();
         builder.Services.TryAddSingleton<IFrameBus>(sp => sp.GetRequiredService<RedisFrameBus>());
         builder.Services.TryAddSingleton<IProcessorRegistry, RedisProcessorRegistry>();
@@ -98,15 +112,27 @@ public static class BusServiceCollectionExtensions
     }
 
     /// <summary>Starts the Redis bus's monitor with the host (snapshot, trim accounting), before any message flows.</summary>
-    private sealed class RedisBusStarter(RedisFrameBus bus) : IHostedService
+    /// <summary>Also registers the <c>lifecycle-spill</c> health check with the <see cref="HealthRegistry"/> when the spill is on.</summary>
+    private sealed class RedisBusStarter(RedisFrameBus bus, HealthRegistry? health = null) : IHostedService
     {
+        private IDisposable? _check;
+
         public Task StartAsync(CancellationToken cancellationToken)
         {
             _ = bus.GetSnapshot();
+            if (bus.Spill is { } spill && health is not null)
+            {
+                _check = health.Register(LifecycleSpillHealthCheck.Name, new LifecycleSpillHealthCheck(spill), HealthTags.Ready);
+            }
+
             return Task.CompletedTask;
         }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            _check?.Dispose();
+            return Task.CompletedTask;
+        }
     }
 }
 
@@ -138,19 +164,43 @@ public sealed class RedisBusOptionsValidator : IValidateOptions<RedisBusOptions>
 {
     public ValidateOptionsResult Validate(string? name, RedisBusOptions options)
     {
+        var failures = new List<string>();
         try
         {
             var parsed = StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration ?? string.Empty);
             if (parsed.EndPoints.Count == 0)
             {
-                return ValidateOptionsResult.Fail($"{RedisBusOptions.SectionName}:Configuration: names no endpoint; expected HOST:PORT, e.g. 127.0.0.1:6379.");
+                failures.Add($"{RedisBusOptions.SectionName}:Configuration: names no endpoint; expected HOST:PORT, e.g. 127.0.0.1:6379.");
             }
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
         {
-            return ValidateOptionsResult.Fail($"{RedisBusOptions.SectionName}:Configuration: cannot be parsed ({Core.Security.SecretMasker.MaskSecrets(ex.Message)}); expected HOST:PORT[,option=value...].");
+            failures.Add($"{RedisBusOptions.SectionName}:Configuration: cannot be parsed ({Core.Security.SecretMasker.MaskSecrets(ex.Message)}); expected HOST:PORT[,option=value...].");
         }
 
-        return ValidateOptionsResult.Success;
+        var spill = options.LifecycleSpill;
+        if (spill is not null)
+        {
+            if (spill.MaxMegabytes is < 1 or > 1_048_576)
+            {
+                failures.Add($"{LifecycleSpillOptions.SectionName}:MaxMegabytes: {spill.MaxMegabytes} is out of range; allowed 1 to 1048576.");
+            }
+
+            if (spill.WhenFull is not (LifecycleSpillOptions.WaitWhenFull or LifecycleSpillOptions.DropWhenFull))
+            {
+                failures.Add($"{LifecycleSpillOptions.SectionName}:WhenFull: '{spill.WhenFull}' is not allowed; use '{LifecycleSpillOptions.WaitWhenFull}' or '{LifecycleSpillOptions.DropWhenFull}'.");
+            }
+
+            if (spill.Enabled && string.IsNullOrWhiteSpace(spill.Path))
+            {
+                failures.Add($"{LifecycleSpillOptions.SectionName}:Path: is empty; name a directory (default {{Detektor:DataDir}}/lifecycle-spill).");
+            }
+            else if (spill.Path is not null && spill.Path.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)
+            {
+                failures.Add($"{LifecycleSpillOptions.SectionName}:Path: '{spill.Path}' is not a valid path.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

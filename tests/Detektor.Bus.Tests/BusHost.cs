@@ -3,6 +3,7 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.Registry;
 using Detektor.Core;
+using Detektor.Core.Health;
 using Detektor.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,8 +16,13 @@ namespace Detektor.Bus.Tests;
 public sealed class BusHost : IAsyncDisposable
 {
     private readonly IHost _host;
+    private readonly TempDirectory? _dataDir;
 
-    private BusHost(IHost host) => _host = host;
+    private BusHost(IHost host, TempDirectory? dataDir)
+    {
+        _host = host;
+        _dataDir = dataDir;
+    }
 
     public IServiceProvider Services => _host.Services;
 
@@ -29,14 +35,22 @@ public sealed class BusHost : IAsyncDisposable
     public static async Task<BusHost> StartAsync(IReadOnlyDictionary<string, string?> settings, string instance = "test")
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Test" });
+        // Each host its own data directory (the Redis bus keeps its lifecycle spill there, one process per directory).
+        var dataDir = settings.ContainsKey("Detektor:DataDir") ? null : new TempDirectory("detektor-bus-host");
         builder.Configuration.AddInMemoryCollection(settings);
+        if (dataDir is not null)
+        {
+            builder.Configuration.AddInMemoryCollection([new KeyValuePair<string, string?>("Detektor:DataDir", dataDir.Path)]);
+        }
+
         builder.Services.AddSingleton(new ServiceIdentity("detektor-test", instanceId: instance));
         builder.Services.AddMetrics();
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        builder.Services.AddSingleton<HealthRegistry>(); // as the app's hosting registers it (the lifecycle-spill check goes there)
         builder.AddFrameBus();
         var host = builder.Build();
         await host.StartAsync();
-        return new BusHost(host);
+        return new BusHost(host, dataDir);
     }
 
     /// <summary>Settings of a Redis bus on <paramref name="server"/> under a key prefix of its own.</summary>
@@ -62,5 +76,7 @@ public sealed class BusHost : IAsyncDisposable
         {
             _host.Dispose();
         }
+
+        _dataDir?.Dispose();
     }
 }

@@ -1,6 +1,8 @@
 using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.Redis;
+using Detektor.Core.Resilience;
+using Detektor.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +42,53 @@ public sealed class OptionsAndIdsTests
 
         Assert.Contains(ex.Failures, f => f.StartsWith("Detektor:Bus:Redis:Configuration:", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.StartsWith("Detektor:Bus:Redis:PixelEncoding: 'png' is not allowed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_LifecycleSpillOutOfRangeAndUnknownWhenFull_FailsWithOneLinePerKey()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => BusHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Detektor:Bus:Transport"] = "redis",
+            ["Detektor:Bus:Redis"] = "127.0.0.1:6379",
+            ["Detektor:Bus:Redis:LifecycleSpill:MaxMegabytes"] = "0",
+            ["Detektor:Bus:Redis:LifecycleSpill:WhenFull"] = "block",
+        }));
+
+        Assert.Equal(2, ex.Failures.Count());
+        Assert.Contains("Detektor:Bus:Redis:LifecycleSpill:MaxMegabytes: 0 is out of range; allowed 1 to 1048576.", ex.Failures);
+        Assert.Contains("Detektor:Bus:Redis:LifecycleSpill:WhenFull: 'block' is not allowed; use 'wait' or 'drop'.", ex.Failures);
+    }
+
+    [Fact]
+    public async Task Start_RedisTransport_SpillUnderTheDataDirectoryAndTheRedisBreakerListed()
+    {
+        using var dataDir = new TempDirectory("detektor-spill-options");
+        await using var host = await BusHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Detektor:Bus:Transport"] = "redis",
+            ["Detektor:Bus:Redis"] = "127.0.0.1:1",
+            ["Detektor:DataDir"] = dataDir.Path,
+        });
+
+        var spill = host.Services.GetRequiredService<RedisFrameBus>().Spill;
+
+        Assert.NotNull(spill);
+        Assert.Equal(Path.Combine(dataDir.Path, "lifecycle-spill"), spill.DirectoryPath);
+        Assert.Contains(host.Services.GetRequiredService<CircuitBreakers>().Snapshot(), b => b.Name == RedisFrameBus.BreakerName && b.State == BreakerState.Closed);
+    }
+
+    [Fact]
+    public async Task Start_SpillDisabled_NoSpill()
+    {
+        await using var host = await BusHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Detektor:Bus:Transport"] = "redis",
+            ["Detektor:Bus:Redis"] = "127.0.0.1:1",
+            ["Detektor:Bus:Redis:LifecycleSpill:Enabled"] = "false",
+        });
+
+        Assert.Null(host.Services.GetRequiredService<RedisFrameBus>().Spill);
     }
 
     [Fact]

@@ -59,6 +59,9 @@ public sealed class RedisBusOptions
     [Range(100, 60_000)]
     public int ConnectTimeoutMs { get; set; } = 5000;
 
+    /// <summary>The local spill of lifecycle events Redis cannot take (section <c>Detektor:Bus:Redis:LifecycleSpill</c>).</summary>
+    public LifecycleSpillOptions LifecycleSpill { get; set; } = new();
+
     /// <summary>
     /// Consumer groups created together with each stream, so nothing is published before its consumers' group exists
     /// (durable streams are never trimmed past what these groups have acknowledged). Defaults: frames → processors,
@@ -70,4 +73,31 @@ public sealed class RedisBusOptions
         ["results"] = "store",
         ["lifecycle"] = "store",
     };
+}
+
+/// <summary>
+/// Where lifecycle events go while Redis cannot take them (see docs/bus.md, "Redis outage"): an append-only, fsynced
+/// journal under the data directory, replayed in order when Redis is back and at the next start.
+/// </summary>
+public sealed class LifecycleSpillOptions
+{
+    public const string SectionName = RedisBusOptions.SectionName + ":LifecycleSpill";
+
+    /// <summary>Publishers wait while the spill is full (no lifecycle event is lost; capture stalls).</summary>
+    public const string WaitWhenFull = "wait";
+
+    /// <summary>Events that do not fit are dropped, counted and logged (capture keeps running; those frames show as lost).</summary>
+    public const string DropWhenFull = "drop";
+
+    /// <summary>Spill at all. Default true; false makes lifecycle publishers wait for Redis (the behaviour before the spill).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The spill directory. Default <c>{Detektor:DataDir}/lifecycle-spill</c> (else <c>data/lifecycle-spill</c>); one process per directory.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>Bound of the spill on disk. Default 256 MiB (1 to 1048576); about 2 KB per event with the record overhead is a safe estimate.</summary>
+    public int MaxMegabytes { get; set; } = 256;
+
+    /// <summary>What happens at the bound: <c>wait</c> (default) or <c>drop</c>. Either way the health check is unhealthy and it is counted.</summary>
+    public string WhenFull { get; set; } = WaitWhenFull;
 }

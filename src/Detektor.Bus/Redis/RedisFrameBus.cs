@@ -9,10 +9,13 @@ using Detektor.Bus.Routing;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Buffers;
+using Detektor.Core.Journal;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
+using Detektor.Core.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
 using StackExchange.Redis;
 
 namespace Detektor.Bus.Redis;
@@ -24,6 +27,10 @@ namespace Detektor.Bus.Redis;
 /// (see <see cref="RedisScripts.PublishFrame"/> and docs/bus.md) — and durable streams trimmed only past what every
 /// declared group has acknowledged. A monitor loop keeps the snapshot (depth, lag, pending, consumers) fresh, turns the
 /// trim journal into <c>dropped</c> events, trims durable streams and removes dead consumers.
+/// <para>Redis outages (docs/bus.md, "Redis outage"): publishing goes through the <c>redis</c> circuit breaker. While
+/// Redis cannot take a frame it is dropped at once (<c>bus_unavailable</c>); a lifecycle event it cannot take goes to
+/// the <see cref="LifecycleSpill"/>, and so does every later one until a replayer has published the spill in order.
+/// So a publisher on the capture path never waits for Redis.</para>
 /// </summary>
 public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
 {
@@ -38,7 +45,14 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
     private readonly ResultCodec _results = new();
     private readonly EventCodec _events = new();
     private readonly string _producer;
+    private readonly LifecycleSpill? _spill;
+    private readonly CircuitBreaker? _breaker;
     private Task? _monitor;
+    private Task? _replayer;
+    private SegmentJournal.Segment? _replaySegment;
+    private int _replayDone;
+    private long _replayed;
+    private long _lastSpillFullLog;
     private volatile BusSnapshot _snapshot = BusSnapshot.Empty(BusOptions.RedisTransport) with { Available = false };
     private volatile HashSet<string>? _liveCapabilities;
     private long _lastTransportErrorLog;
@@ -55,7 +69,9 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         IEnumerable<IPixelCodec> codecs,
         ILogger<RedisFrameBus> logger,
         IProcessorRegistry? registry = null,
-        ILocalCapabilities? localCapabilities = null)
+        ILocalCapabilities? localCapabilities = null,
+        LifecycleSpill? spill = null,
+        CircuitBreakers? breakers = null)
     {
         Connection = connection;
         Options = options.Value;
@@ -99,11 +115,33 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         }
 
         connection.Restored += _ensured.Clear;
+        _breaker = breakers?.Get(BreakerName, IsTransient);
+        _spill = spill;
+        if (spill is not null)
+        {
+            telemetry.ObserveSpill(() => spill.Events, () => spill.Bytes);
+            if (spill.DiscardedAtOpen > 0)
+            {
+                Log.SpillTornTail(logger, spill.DiscardedAtOpen, spill.DirectoryPath);
+            }
+
+            if (spill.IsSpilling)
+            {
+                Log.SpillPending(logger, spill.Events, spill.DirectoryPath);
+            }
+        }
+
         telemetry.ObserveQueues(ObserveDepth, ObserveCapacity);
         telemetry.ObserveGroups(() => BusTelemetry.GroupMeasurements(_snapshot));
     }
 
+    /// <summary>The circuit breaker around publishing (<c>Detektor:Resilience:Breakers:redis</c>).</summary>
+    public const string BreakerName = "redis";
+
     public bool SurvivesRestart => true;
+
+    /// <summary>The lifecycle spill, or null when it is off.</summary>
+    public LifecycleSpill? Spill => _spill;
 
     internal RedisConnection Connection { get; }
 
@@ -248,15 +286,27 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         }
 
         await _stopping.CancelAsync();
-        if (_monitor is not null)
+        foreach (var loop in new[] { _monitor, _replayer })
         {
+            if (loop is null)
+            {
+                continue;
+            }
+
             try
             {
-                await _monitor;
+                await loop;
             }
             catch (OperationCanceledException)
             {
             }
+        }
+
+        if (_spill is { IsSpilling: true } && _replayer is not null)
+        {
+            // A last round at shutdown (Redis may well be back): what it cannot publish stays for the next start.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5), Time);
+            await ReplayPassAsync(deadline.Token);
         }
 
         _stopping.Dispose();
@@ -345,14 +395,18 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         }
 
         Telemetry.RecordFrameEvent(dropped);
-        try
+        if (reason != BusDropReasons.BusUnavailable)
         {
-            var db = await Connection.GetDatabaseAsync();
-            await db.HashIncrementAsync(Keys.TopicDrops(topic), reason);
-        }
-        catch (Exception ex) when (IsTransient(ex))
-        {
-            ReportTransportError("drop-stats", ex);
+            // (A bus_unavailable drop is counted per topic together with its event, which may wait in the spill.)
+            try
+            {
+                var db = await Connection.GetDatabaseAsync();
+                await db.HashIncrementAsync(Keys.TopicDrops(topic), reason);
+            }
+            catch (Exception ex) when (IsTransient(ex))
+            {
+                ReportTransportError("drop-stats", ex);
+            }
         }
 
         await PublishDurableAsync(Topics.Lifecycle.Name, _events, dropped, cancellationToken);
@@ -384,6 +438,15 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         try
         {
             Track(topic, TopicDurability.Perishable);
+            if (_spill is { IsSpilling: true })
+            {
+                // Lifecycle events still wait in the spill (a frame published now could reach processors before its own
+                // captured and queued events): fail fast, counted and recorded. (While the breaker is open, the publish
+                // below fails fast the same way.)
+                await RecordDropAsync(frame, topic, BusDropReasons.BusUnavailable, CancellationToken.None);
+                return;
+            }
+
             var capability = _router.CapabilityOf(frame.Metadata.CameraId);
             if (capability is not null && _registry is not null && !(await LiveCapabilitiesAsync()).Contains(capability))
             {
@@ -417,15 +480,19 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
             {
                 try
                 {
-                    await EnsureStreamAsync(topic, TopicDurability.Perishable);
-                    var db = await Connection.GetDatabaseAsync();
-                    var (undelivered, _) = await EvaluateFramePublishAsync(db, topic, fields);
+                    var undelivered = await GuardedAsync(
+                        static (s, _) => s.Self.PublishFrameOnceAsync(s.Topic, s.Fields), (Self: this, Topic: topic, Fields: fields), cancellationToken);
                     if (undelivered > 0)
                     {
                         Telemetry.RecordTrimmed(topic, undelivered);
                     }
 
                     Telemetry.RecordPublished(topic);
+                    return;
+                }
+                catch (BrokenCircuitException)
+                {
+                    await RecordDropAsync(frame, topic, BusDropReasons.BusUnavailable, CancellationToken.None);
                     return;
                 }
                 catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
@@ -447,6 +514,18 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
             frame.Release();
         }
     }
+
+    private async ValueTask<long> PublishFrameOnceAsync(string topic, NameValueEntry[] fields)
+    {
+        await EnsureStreamAsync(topic, TopicDurability.Perishable);
+        var db = await Connection.GetDatabaseAsync();
+        var (undelivered, _) = await EvaluateFramePublishAsync(db, topic, fields);
+        return undelivered;
+    }
+
+    /// <summary>Runs one call to Redis through the <c>redis</c> breaker (directly when there is none).</summary>
+    private ValueTask<TResult> GuardedAsync<TResult, TState>(Func<TState, CancellationToken, ValueTask<TResult>> call, TState state, CancellationToken cancellationToken) =>
+        _breaker is null ? call(state, cancellationToken) : _breaker.ExecuteAsync(call, state, cancellationToken);
 
     private async Task<(long Undelivered, long Orphaned)> EvaluateFramePublishAsync(IDatabase db, string topic, NameValueEntry[] fields)
     {
@@ -471,32 +550,27 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
     private async ValueTask PublishDurableAsync<T>(string topic, RedisMessageCodec<T> codec, T message, CancellationToken cancellationToken)
         where T : class
     {
-        await WaitForRoomAsync(topic, cancellationToken);
+        if (_spill is not null && message is FrameEvent lifecycle && topic == Topics.Lifecycle.Name)
+        {
+            await PublishLifecycleAsync(lifecycle, cancellationToken);
+            return;
+        }
+
+        await WaitForRoomAsync(topic, false, cancellationToken);
         var fields = codec.Encode(message, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
-        var outcome = message is FrameEvent { Type: FrameEventType.Dropped or FrameEventType.Skipped } e
-            ? (Key: e.Type == FrameEventType.Dropped ? Keys.DropStats : Keys.SkipStats, Field: $"{e.Stage}|{e.Reason}")
-            : default;
+        var state = (Self: this, Topic: topic, Fields: fields, Message: (object)message);
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await EnsureStreamAsync(topic, TopicDurability.Durable);
-                var db = await Connection.GetDatabaseAsync();
-                if (outcome.Key is null)
-                {
-                    await db.StreamAddAsync(Keys.Stream(topic), fields);
-                }
-                else
-                {
-                    // The event and its count go together, so the drop/skip totals match the events.
-                    var transaction = db.CreateTransaction();
-                    _ = transaction.StreamAddAsync(Keys.Stream(topic), fields);
-                    _ = transaction.HashIncrementAsync(outcome.Key, outcome.Field);
-                    await transaction.ExecuteAsync();
-                }
-
+                await GuardedAsync(static (s, _) => s.Self.AddDurableOnceAsync(s.Topic, s.Fields, s.Message), state, cancellationToken);
                 Telemetry.RecordPublished(topic);
                 return;
+            }
+            catch (BrokenCircuitException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Durable messages are never dropped: wait for the breaker to let a probe through.
+                await BackoffAsync(attempt, cancellationToken);
             }
             catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -507,12 +581,229 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A lifecycle event with the spill on: behind what is spilled already, else one try through the breaker, else
+    /// spilled. Never waits for Redis (only for a full spill with <c>WhenFull=wait</c>).
+    /// </summary>
+    private async ValueTask PublishLifecycleAsync(FrameEvent e, CancellationToken cancellationToken)
+    {
+        var spill = _spill!;
+        switch (spill.TryAppendIfSpilling(e))
+        {
+            case SpillOutcome.Spilled:
+                Telemetry.RecordSpilled();
+                return;
+            case SpillOutcome.Full:
+                await SpillFullAsync(e, cancellationToken);
+                return;
+        }
+
+        // One try through the breaker (while it is open, it fails at once without calling Redis).
+        await WaitForRoomAsync(Topics.Lifecycle.Name, true, cancellationToken);
+        var fields = _events.Encode(e, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
+        try
+        {
+            await GuardedAsync(
+                static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event), (Self: this, Fields: fields, Event: (object)e), cancellationToken);
+            Telemetry.RecordPublished(Topics.Lifecycle.Name);
+            return;
+        }
+        catch (BrokenCircuitException)
+        {
+        }
+        catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            ReportTransportError("publish", ex);
+        }
+
+        var wasSpilling = spill.IsSpilling;
+        if (spill.Append(e) == SpillOutcome.Full)
+        {
+            await SpillFullAsync(e, cancellationToken);
+            return;
+        }
+
+        Telemetry.RecordSpilled();
+        if (!wasSpilling)
+        {
+            Log.SpillStarted(Logger, Connection.Endpoints, spill.DirectoryPath);
+        }
+    }
+
+    /// <summary>The spill is at its bound: drop the event (counted, logged) or wait until the replayer makes room.</summary>
+    private async ValueTask SpillFullAsync(FrameEvent e, CancellationToken cancellationToken)
+    {
+        var spill = _spill!;
+        var now = Time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastSpillFullLog);
+        if (last == 0 || Time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(5))
+        {
+            Interlocked.Exchange(ref _lastSpillFullLog, now);
+            Log.SpillFull(Logger, spill.Bytes, spill.MaxBytes, spill.DirectoryPath, spill.DropWhenFull ? "dropped" : "waiting", spill.DroppedWhenFull);
+        }
+
+        if (spill.DropWhenFull)
+        {
+            spill.CountDropped();
+            Telemetry.RecordSpillFull("dropped");
+            return;
+        }
+
+        Telemetry.RecordSpillFull("waited");
+        while (true)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(RedisOptions.MonitorIntervalMs), Time, cancellationToken);
+            switch (spill.TryAppendIfSpilling(e))
+            {
+                case SpillOutcome.Spilled:
+                    Telemetry.RecordSpilled();
+                    return;
+                case SpillOutcome.NotSpilling:
+                    await PublishLifecycleAsync(e, cancellationToken);
+                    return;
+            }
+        }
+    }
+
+    /// <summary>One write of a durable message; a dropped or skipped event and its counts go together in a transaction.</summary>
+    private async ValueTask<bool> AddDurableOnceAsync(string topic, NameValueEntry[] fields, object message)
+    {
+        await EnsureStreamAsync(topic, TopicDurability.Durable);
+        var db = await Connection.GetDatabaseAsync();
+        if (message is not FrameEvent { Type: FrameEventType.Dropped or FrameEventType.Skipped } e)
+        {
+            await db.StreamAddAsync(Keys.Stream(topic), fields);
+            return true;
+        }
+
+        // The event and its count go together, so the drop/skip totals match the events.
+        var transaction = db.CreateTransaction();
+        _ = transaction.StreamAddAsync(Keys.Stream(topic), fields);
+        _ = transaction.HashIncrementAsync(e.Type == FrameEventType.Dropped ? Keys.DropStats : Keys.SkipStats, $"{e.Stage}|{e.Reason}");
+        if (e is { Type: FrameEventType.Dropped, Reason: BusDropReasons.BusUnavailable } && DroppedFromTopic(e) is { } frameTopic)
+        {
+            _ = transaction.HashIncrementAsync(Keys.TopicDrops(frameTopic), BusDropReasons.BusUnavailable);
+        }
+
+        await transaction.ExecuteAsync();
+        return true;
+    }
+
+    /// <summary>The topic in a bus drop event's data (<c>{"topic":"frames",…}</c>), or null.</summary>
+    private static string? DroppedFromTopic(FrameEvent e)
+    {
+        if (e.Data is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(e.Data);
+            return doc.RootElement.TryGetProperty("topic", out var topic) && topic.ValueKind == System.Text.Json.JsonValueKind.String ? topic.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Publishes the spill in order while Redis takes it, segment by segment; a segment is deleted once all of it is in
+    /// Redis. A failure stops the round where it is (the events before it are not published again by this process).
+    /// </summary>
+    private async Task ReplayLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(RedisOptions.MonitorIntervalMs), Time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (_spill!.IsSpilling)
+            {
+                await ReplayPassAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One round of the replayer (never two at once): segment by segment while Redis takes the events; stops at the first
+    /// failure, remembering how far the current segment got.
+    /// </summary>
+    private async Task ReplayPassAsync(CancellationToken cancellationToken)
+    {
+        var spill = _spill!;
+        try
+        {
+            while (spill.TakeOldest() is { } segment)
+            {
+                if (!ReferenceEquals(segment, _replaySegment))
+                {
+                    (_replaySegment, _replayDone) = (segment, 0);
+                }
+
+                List<FrameEvent> events;
+                try
+                {
+                    events = [.. LifecycleSpill.Read(segment)];
+                }
+                catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or FormatException)
+                {
+                    Log.SpillCorrupt(Logger, spill.Quarantine(segment), ex.Message);
+                    continue;
+                }
+
+                for (; _replayDone < events.Count; _replayDone++)
+                {
+                    await WaitForRoomAsync(Topics.Lifecycle.Name, false, cancellationToken);
+                    var e = events[_replayDone];
+                    var fields = _events.Encode(e, Time.GetUtcNow().ToUnixTimeMilliseconds(), _producer);
+                    await GuardedAsync(
+                        static (s, _) => s.Self.AddDurableOnceAsync(Topics.Lifecycle.Name, s.Fields, s.Event), (Self: this, Fields: fields, Event: (object)e), cancellationToken);
+                    Telemetry.RecordPublished(Topics.Lifecycle.Name);
+                    Telemetry.RecordSpillReplayed(1);
+                    spill.MarkReplayed(segment, 1);
+                    _replayed++;
+                }
+
+                (_replaySegment, _replayDone) = (null, 0);
+                if (spill.Complete(segment))
+                {
+                    Log.SpillReplayed(Logger, _replayed, spill.DirectoryPath);
+                    _replayed = 0;
+                }
+            }
+        }
+        catch (BrokenCircuitException)
+        {
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Nothing may stop the replayer for good: what is spilled stays on disk and is tried again.
+            ReportTransportError("spill-replay", ex);
+        }
+    }
+
     /// <summary>A durable topic at its bound makes publishers wait (as in process) until its consumers catch up.</summary>
-    private async ValueTask WaitForRoomAsync(string topic, CancellationToken cancellationToken)
+    private async ValueTask WaitForRoomAsync(string topic, bool unlessUnavailable, CancellationToken cancellationToken)
     {
         var logged = false;
         while (Depth(_snapshot, topic) >= Options.DurableCapacity)
         {
+            if (unlessUnavailable && (!_snapshot.Available || _breaker is { IsOpen: true }))
+            {
+                return; // Redis is away: the depth is stale, and the caller spills rather than waits
+            }
+
             if (!logged)
             {
                 Log.DurableFull(Logger, topic, Options.DurableCapacity);
@@ -545,6 +836,11 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
 
         lock (_startLock)
         {
+            if (_spill is not null)
+            {
+                _replayer ??= Task.Run(() => ReplayLoopAsync(_stopping.Token));
+            }
+
             _monitor ??= Task.Run(() => MonitorLoopAsync(_stopping.Token));
         }
     }
@@ -605,6 +901,24 @@ public sealed partial class RedisFrameBus : IFrameBus, IAsyncDisposable
 
         [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Redis bus: frame {FrameId} could not be encoded: {Error}; dropped")]
         public static partial void EncodeFailed(ILogger logger, string frameId, string error);
+
+        [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Redis bus: Redis ({Endpoints}) cannot take lifecycle events; spilling them to {Path} until it is back (frames are dropped as bus_unavailable meanwhile)")]
+        public static partial void SpillStarted(ILogger logger, string endpoints, string path);
+
+        [LoggerMessage(EventId = 4105, Level = LogLevel.Information, Message = "Redis bus: lifecycle spill replayed ({Events} events) and empty: {Path}")]
+        public static partial void SpillReplayed(ILogger logger, long events, string path);
+
+        [LoggerMessage(EventId = 4106, Level = LogLevel.Error, Message = "Redis bus: the lifecycle spill is full ({Bytes} of {MaxBytes} bytes, {Path}); lifecycle events are {Action} ({Dropped} dropped so far). Bring Redis back or raise Detektor:Bus:Redis:LifecycleSpill:MaxMegabytes")]
+        public static partial void SpillFull(ILogger logger, long bytes, long maxBytes, string path, string action, long dropped);
+
+        [LoggerMessage(EventId = 4107, Level = LogLevel.Warning, Message = "Redis bus: {Events} lifecycle events left in the spill ({Path}) from an earlier run; replaying them once Redis answers")]
+        public static partial void SpillPending(ILogger logger, long events, string path);
+
+        [LoggerMessage(EventId = 4108, Level = LogLevel.Warning, Message = "Redis bus: {Records} torn record(s) cut off the end of the lifecycle spill ({Path}): a crash during an append, never acknowledged")]
+        public static partial void SpillTornTail(ILogger logger, int records, string path);
+
+        [LoggerMessage(EventId = 4109, Level = LogLevel.Error, Message = "Redis bus: a lifecycle spill segment cannot be read and was moved aside to {Path}: {Error}")]
+        public static partial void SpillCorrupt(ILogger logger, string path, string error);
     }
 }
 

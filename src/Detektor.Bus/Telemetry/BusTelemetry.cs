@@ -28,6 +28,9 @@ public sealed class BusTelemetry : IDisposable
     private readonly Counter<long> _trimmed;
     private readonly Counter<long> _transportErrors;
     private readonly Counter<long> _breakerTransitions;
+    private readonly Counter<long> _spilled;
+    private readonly Counter<long> _spillReplayed;
+    private readonly Counter<long> _spillFull;
 
     public BusTelemetry(IMeterFactory meterFactory)
     {
@@ -52,6 +55,12 @@ public sealed class BusTelemetry : IDisposable
             "detektor.bus.messages.trimmed", "{message}", "Frames trimmed from a Redis stream before a consumer group got them (each also counted as dropped), by topic.");
         _transportErrors = _meter.CreateCounter<long>("detektor.bus.transport.errors", "{error}", "Failed calls to the bus transport (Redis), by operation; they are retried.");
         _breakerTransitions = _meter.CreateCounter<long>("detektor.bus.breaker.transitions", "{transition}", "Backpressure breaker state changes, by the state entered.");
+        _spilled = _meter.CreateCounter<long>(
+            "detektor.bus.lifecycle_spill.spilled", "{event}", "Lifecycle events written to the local spill because Redis could not take them.");
+        _spillReplayed = _meter.CreateCounter<long>(
+            "detektor.bus.lifecycle_spill.replayed", "{event}", "Spilled lifecycle events published to Redis once it was back.");
+        _spillFull = _meter.CreateCounter<long>(
+            "detektor.bus.lifecycle_spill.full", "{event}", "Lifecycle events that found the spill at its bound, by what happened to them (waited, dropped).");
     }
 
     /// <summary>Bucket bounds in seconds, from 100 µs to 10 s.</summary>
@@ -154,6 +163,20 @@ public sealed class BusTelemetry : IDisposable
     {
         _meter.CreateObservableGauge("detektor.bus.breaker.open", open, "{breaker}", "1 while the backpressure breaker is open (capture lowers its rate), else 0.");
         _meter.CreateObservableGauge("detektor.bus.breaker.fill", fill, "1", "Fill of the frames queues the breaker watches (depth / capacity, 0–1).");
+    }
+
+    public void RecordSpilled() => _spilled.Add(1);
+
+    public void RecordSpillReplayed(long count) => _spillReplayed.Add(count);
+
+    /// <summary>An event found the spill full; <paramref name="action"/> is <c>waited</c> or <c>dropped</c>.</summary>
+    public void RecordSpillFull(string action) => _spillFull.Add(1, new KeyValuePair<string, object?>("action", action));
+
+    /// <summary>Observes the lifecycle spill: events and bytes waiting for replay.</summary>
+    public void ObserveSpill(Func<long> events, Func<long> bytes)
+    {
+        _meter.CreateObservableGauge("detektor.bus.lifecycle_spill.events", events, "{event}", "Lifecycle events in the local spill, waiting for Redis.");
+        _meter.CreateObservableGauge("detektor.bus.lifecycle_spill.size", bytes, "By", "Bytes of the local lifecycle spill on disk.");
     }
 
     /// <summary>The per-group numbers of a snapshot, as gauge inputs.</summary>

@@ -6,7 +6,7 @@ namespace Detektor.Core.Resilience;
 
 /// <summary>
 /// Options of the circuit breakers (section <c>Detektor:Resilience</c>). Every breaker (<c>objects</c>, <c>faces</c>,
-/// <c>store</c>, any processor that asks for one) uses <see cref="CircuitBreakerOptions"/> defaults unless
+/// <c>store</c>, <c>redis</c>, any processor that asks for one) uses <see cref="CircuitBreakerOptions"/> defaults unless
 /// <c>Detektor:Resilience:Breakers:{name}</c> sets its own keys.
 /// </summary>
 public sealed class ResilienceOptions

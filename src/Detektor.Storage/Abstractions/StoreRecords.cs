@@ -239,9 +239,9 @@ public static class FrameTimes
     /// <summary>The capture time encoded in a frame id, or null when the id is not canonical.</summary>
     public static DateTimeOffset? Of(string frameId) => FrameId.TryParse(frameId, out var id) ? id.Timestamp : null;
 
-    public static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+    public static long ToMicros(DateTimeOffset time) => Core.Journal.JournaledFrameEvent.ToMicros(time);
 
-    public static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
+    public static DateTimeOffset FromMicros(long micros) => Core.Journal.JournaledFrameEvent.FromMicros(micros);
 
     /// <summary>The start of the minute that holds <paramref name="time"/> (UTC).</summary>
     public static DateTimeOffset Minute(DateTimeOffset time) =>

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Detektor.Core.Journal;
 using Detektor.Core.Resilience;
 using Detektor.Core.Security;
 using Detektor.Storage.Abstractions;
@@ -253,9 +254,9 @@ public sealed class StoreOutbox : IAsyncDisposable
     }
 
     /// <summary>Replays one journal segment, coalescing its records into store-sized batches.</summary>
-    private async Task ReplayAsync(EventJournal.Segment segment)
+    private async Task ReplayAsync(SegmentJournal.Segment segment)
     {
-        Log.JournalReplaying(_logger, segment.Events, segment.Path);
+        Log.JournalReplaying(_logger, segment.Items, segment.Path);
         var parts = new List<StoreBatch>();
         var count = 0;
         IEnumerable<StoreBatch> records;
@@ -295,7 +296,7 @@ public sealed class StoreOutbox : IAsyncDisposable
         Signal(_progress);
     }
 
-    private async Task<bool> FlushReplayAsync(EventJournal.Segment segment, List<StoreBatch> parts)
+    private async Task<bool> FlushReplayAsync(SegmentJournal.Segment segment, List<StoreBatch> parts)
     {
         var combined = parts.Count == 1 ? parts[0] : Combine(parts);
         if (!await WriteDurablyAsync(combined, owner: null))
@@ -513,7 +514,7 @@ public sealed class StoreOutbox : IAsyncDisposable
         var line = new StringBuilder();
         line.Append("{\"at\":").Append(JsonSerializer.Serialize(_time.GetUtcNow()))
             .Append(",\"error\":").Append(JsonSerializer.Serialize(reason))
-            .Append(",\"record\":").Append(Encoding.UTF8.GetString(EventJournal.Encode(batch).AsSpan(12)))
+            .Append(",\"record\":").Append(Encoding.UTF8.GetString(EventJournal.EncodePayload(batch)))
             .Append("}\n");
         using var file = new FileStream(Path.Combine(_journal.DirectoryPath, "rejected.jsonl"), FileMode.Append, FileAccess.Write, FileShare.Read);
         file.Write(Encoding.UTF8.GetBytes(line.ToString()));

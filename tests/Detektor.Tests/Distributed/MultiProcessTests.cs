@@ -16,6 +16,7 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
     private const string ProcessA = "detektor-process-a";
     private const string ProcessB = "detektor-process-b";
     private const string Store = "detektor-store";
+    private const string RedisBreaker = "breaker=\"redis\"";
 
     private static string[] Common(RedisServer redis, params string[] more) =>
         ["--redis", redis.Endpoint, "--set", "Detektor:Bus:ClaimIdleMs=3000", "--set", "Detektor:Bus:Registry:TtlSeconds=3", .. more];
@@ -182,6 +183,69 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task RedisKilledForTenSeconds_CaptureRole_KeepsReadingDropsAsBusUnavailableSpillsAndReplaysWithNoFrameLost()
+    {
+        RequiredTool.Find("ffmpeg");
+        await using var redis = await RedisServer.StartAsync(appendFsync: "always");
+        string[] breaker =
+        [
+            "--set", "Detektor:Resilience:Breakers:redis:SamplingDurationSeconds=2", "--set", "Detektor:Resilience:Breakers:redis:BreakDurationSeconds=1",
+            "--set", "Detektor:Resilience:Breakers:redis:MinimumThroughput=2",
+        ];
+        await using var store = DetektorProcess.Start("store", ["--roles", "store,api", .. Common(redis)]);
+        await using var processor = DetektorProcess.Start("process", ["--roles", "process", .. Common(redis)]);
+        await Task.WhenAll(store.WaitReadyAsync(), processor.WaitReadyAsync());
+        await using var capture = DetektorProcess.Start("capture", ["--roles", "capture", .. Common(redis, breaker), .. Camera(fps: 10)]);
+        await capture.WaitReadyAsync();
+        var before = await WaitStoredAsync(store, 20, [capture, processor]);
+
+        await redis.KillAsync();
+        var framesAtKill = PrometheusText.Sum(await MetricsAsync(capture), "detektor_camera_frames_total");
+        await Task.Delay(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken); // the outage
+        var outage = await Eventually.WaitAsync(
+            () => MetricsAsync(capture),
+            m => PrometheusText.Sum(m, "detektor_camera_frames_total") > framesAtKill + 20
+                 && PrometheusText.Sum(m, "detektor_circuit_breaker_transitions_total", RedisBreaker, "state=\"open\"") >= 1
+                 && PrometheusText.Sum(m, "detektor_bus_lifecycle_spill_events") > 0,
+            TimeSpan.FromSeconds(60),
+            "capture reading frames with Redis down, the redis breaker opened and events spilled");
+        using (var health = await capture.GetJsonAsync("health"))
+        {
+            Assert.Equal("degraded", health.RootElement.GetProperty("checks").GetProperty("lifecycle-spill").GetString());
+        }
+
+        var framesDuringOutage = PrometheusText.Sum(outage, "detektor_camera_frames_total") - framesAtKill;
+        await redis.StartAgainAsync();
+
+        await Task.WhenAll(store.WaitReadyAsync(), processor.WaitReadyAsync(), capture.WaitReadyAsync());
+        var recovered = await Eventually.WaitAsync(
+            () => MetricsAsync(capture),
+            m => PrometheusText.Sum(m, "detektor_bus_lifecycle_spill_events") == 0
+                 && PrometheusText.Sum(m, "detektor_bus_lifecycle_spill_replayed_total") >= PrometheusText.Sum(m, "detektor_bus_lifecycle_spill_spilled_total")
+                 && PrometheusText.Sum(m, "detektor_circuit_breaker_transitions_total", RedisBreaker, "state=\"closed\"") >= 1
+                 && PrometheusText.Sum(m, "detektor_circuit_breaker_state", RedisBreaker) == 0,
+            TimeSpan.FromSeconds(120),
+            "the spill replayed and the redis breaker closed");
+        await WaitStoredAsync(store, before + 20, [capture, processor]);
+        var capturedTotal = PrometheusText.Sum(await MetricsAsync(capture), "detektor_frames_captured_total");
+        await capture.StopAsync();
+        var journeys = await WaitAllTerminalAsync(store);
+        await processor.StopAsync();
+        await store.StopAsync();
+
+        // Every frame capture read reached the store with a terminal event (0 lost), including those read during the outage.
+        Assert.All(journeys, AssertCompleteWithOneTrace);
+        Assert.True(journeys.Count >= capturedTotal, $"{journeys.Count} journeys in the store, {capturedTotal} frames captured");
+        var unavailable = journeys.Where(j => j.Has("dropped") && j.Single("dropped").Reason == "bus_unavailable").ToList();
+        Assert.True(unavailable.Count >= framesDuringOutage, $"{unavailable.Count} frames dropped as bus_unavailable, {framesDuringOutage} read while Redis was down");
+        Assert.All(unavailable, j => Assert.Equal(["captured", "queued", "dropped"], j.Types.Where(t => t is "captured" or "queued" or "dropped")));
+        var spilled = PrometheusText.Sum(recovered, "detektor_bus_lifecycle_spill_spilled_total");
+        Assert.True(spilled >= 3 * framesDuringOutage, $"{spilled} events spilled for {framesDuringOutage} frames");
+        Assert.Equal(spilled, PrometheusText.Sum(recovered, "detektor_bus_lifecycle_spill_replayed_total"));
+        Assert.Equal(0, PrometheusText.Sum(recovered, "detektor_bus_lifecycle_spill_full_total"));
+    }
+
+    [Fact]
     public async Task Run_StoreRoleOnPostgres_FramesApiAnswersFromPostgresWithEveryJourneyComplete()
     {
         RequiredTool.Find("ffmpeg");
@@ -304,6 +368,8 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
 
         return pending;
     }
+
+    private static Task<string> MetricsAsync(DetektorProcess process) => process.Http.GetStringAsync("metrics", TestContext.Current.CancellationToken);
 
     private static async Task<HttpStatusCode> ReadyStatusAsync(DetektorProcess process)
     {

@@ -226,28 +226,7 @@ public sealed class SupervisorFaultTests
     private static string LoopStateLine(string loop, string state, int value) =>
         $"loop=\"{loop}\",state=\"{state}\"}} {value}";
 
-    /// <summary>Sums a Prometheus metric's samples whose labels contain every given <c>name="value"</c>.</summary>
-    private static double Sum(string metrics, string name, params string[] labels)
-    {
-        double sum = 0;
-        foreach (var line in metrics.Split('\n'))
-        {
-            if (!line.StartsWith(name + "{", StringComparison.Ordinal) && !line.StartsWith(name + " ", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (!labels.All(l => line.Contains(l, StringComparison.Ordinal)))
-            {
-                continue;
-            }
-
-            var valueStart = line.IndexOf('}', StringComparison.Ordinal) is var close and >= 0 ? close + 2 : name.Length + 1;
-            sum += double.Parse(line[valueStart..].Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-
-        return sum;
-    }
+    private static double Sum(string metrics, string name, params string[] labels) => PrometheusText.Sum(metrics, name, labels);
 
     /// <summary>Ids of the direct children of <paramref name="parent"/> whose command name is <paramref name="command"/>.</summary>
     private static List<int> ChildProcesses(int parent, string command)
