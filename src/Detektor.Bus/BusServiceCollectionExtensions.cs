@@ -2,7 +2,6 @@ using Detektor.Bus.Abstractions;
 using Detektor.Bus.Backpressure;
 using Detektor.Bus.InProcess;
 using Detektor.Bus.Leases;
-using Detektor.Core.Resilience;
 using Detektor.Bus.Lifecycle;
 using Detektor.Bus.Redis;
 using Detektor.Bus.Registry;

@@ -44,6 +44,31 @@ public sealed record FrameEvent
     [JsonConverter(typeof(RawJsonTextConverter))]
     public string? Data { get; init; }
 
+    /// <summary>
+    /// The id of an event a frame has at most once (<c>stored</c>), derived from the frame: a result the bus delivers twice
+    /// (at-least-once) makes the same event, which the store keeps once, with its detections. UUIDv7 layout with the
+    /// frame's capture time in the time field, so it sorts and indexes like the other events' ids.
+    /// </summary>
+    public static Guid OncePerFrameId(FrameMetadata frame, FrameEventType type)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        Span<byte> key = stackalloc byte[256]; // a frame id is ASCII and at most 128 characters (the camera id at most 64)
+        var written = System.Text.Encoding.UTF8.GetBytes($"{frame.FrameId}/{type.ToWireName()}", key);
+        Span<byte> hash = stackalloc byte[16];
+        System.IO.Hashing.XxHash128.Hash(key[..written], hash);
+        Span<byte> id = stackalloc byte[16];
+        var ms = frame.CaptureTime.ToUnixTimeMilliseconds();
+        for (var i = 0; i < 6; i++)
+        {
+            id[i] = (byte)(ms >> (8 * (5 - i)));
+        }
+
+        hash[6..].CopyTo(id[6..]);
+        id[6] = (byte)(0x70 | (id[6] & 0x0F)); // version 7
+        id[8] = (byte)(0x80 | (id[8] & 0x3F)); // RFC 9562 variant
+        return new Guid(id, bigEndian: true);
+    }
+
     /// <summary>Creates an event for a frame, taking trace and span ids from <paramref name="activity"/> or the metadata.</summary>
     public static FrameEvent Create(
         FrameEventType type,

@@ -223,9 +223,11 @@ public sealed class EventStoreWriter : PipelineWorker
             var data = string.Create(
                 CultureInfo.InvariantCulture,
                 $"{{\"outcome\":\"{OutcomeName(result.Outcome)}\",\"detections\":{result.Detections.Count},\"latency_ms\":{latency.TotalMilliseconds:0.###}}}");
+            // One stored event per frame, whatever the bus redelivers: its id comes from the frame (detections hang on it).
             var stored = FrameEvent.Create(
                 FrameEventType.Stored, metadata, Stages.Store, _service.Name, now, span,
-                duration: now - result.CompletedAt, reason: result.Outcome == FrameOutcome.Processed ? null : result.Reason, data: data);
+                duration: now - result.CompletedAt, reason: result.Outcome == FrameOutcome.Processed ? null : result.Reason, data: data)
+                with { EventId = FrameEvent.OncePerFrameId(metadata, FrameEventType.Stored) };
             events.Add(stored);
             _telemetry.RecordLatency(metadata.CameraId, latency);
             if (result.Detections.Count > 0)

@@ -27,6 +27,38 @@ public class FrameEventTests
     }
 
     [Fact]
+    public void OncePerFrameId_SameFrame_SameVersion7IdWithTheCaptureTime()
+    {
+        var sut = FrameEvent.OncePerFrameId(Frame, FrameEventType.Stored);
+        var again = FrameEvent.OncePerFrameId(
+            new FrameMetadata { FrameId = FrameId.Parse(Frame.FrameId.ToString()), CameraId = Frame.CameraId, CaptureTime = Frame.CaptureTime },
+            FrameEventType.Stored);
+
+        Assert.Equal(sut, again);
+        Assert.Equal(7, sut.Version);
+        Assert.Equal(Frame.CaptureTime.ToUnixTimeMilliseconds(), Convert.ToInt64(sut.ToString("N")[..12], 16));
+    }
+
+    [Fact]
+    public void OncePerFrameId_OtherFrameOrType_OtherId()
+    {
+        var next = new FrameMetadata { FrameId = new FrameIdGenerator(TimeProvider.System, 3).Next("cam", 2), CameraId = "cam", CaptureTime = Frame.CaptureTime };
+        var longCamera = new string('c', 64);
+        var longest = new FrameMetadata
+        {
+            FrameId = new FrameIdGenerator(TimeProvider.System, 3).Next(longCamera, long.MaxValue),
+            CameraId = longCamera,
+            CaptureTime = Frame.CaptureTime,
+        };
+
+        var sut = FrameEvent.OncePerFrameId(Frame, FrameEventType.Stored);
+
+        Assert.NotEqual(sut, FrameEvent.OncePerFrameId(next, FrameEventType.Stored));
+        Assert.NotEqual(sut, FrameEvent.OncePerFrameId(Frame, FrameEventType.Captured));
+        Assert.Equal(7, FrameEvent.OncePerFrameId(longest, FrameEventType.ProcessingCompleted).Version);
+    }
+
+    [Fact]
     public void Create_WithoutActivity_TakesTraceFromMetadata()
     {
         var sut = FrameEvent.Create(FrameEventType.Captured, Frame, "capture", "svc", DateTimeOffset.UnixEpoch.AddDays(20000));

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Storage.Abstractions;
@@ -101,6 +102,34 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
         Assert.Equal(5, bucket.Frames);
         Assert.Equal(5, bucket.Stored);
         Assert.Equal(10, bucket.Detections);
+    }
+
+    [Fact]
+    public async Task WriteAsync_ResultRedeliveredLater_KeepsOneStoredEventAndItsDetectionsOnce()
+    {
+        var sut = await NewStoreAsync();
+        var frame = TestFrames.Frame("front", TestFrames.Now().AddMinutes(-4), 1, detections: 2);
+        var frameId = FrameId.Parse(frame.FrameId);
+        var metadata = new FrameMetadata { FrameId = frameId, CameraId = "front", CaptureTime = frameId.Timestamp };
+        var id = FrameEvent.OncePerFrameId(metadata, FrameEventType.Stored);
+        StoreBatch StoredAt(TimeSpan later)
+        {
+            // What the store writer makes of one result, as a second delivery of it would make it again a little later.
+            var stored = frame.Events.Single(e => e.Type == FrameEventType.Stored);
+            var again = stored with { EventId = id, Timestamp = stored.Timestamp + later };
+            return new StoreBatch([again], [.. frame.Detections.Select(d => d with { StoredEventId = id })]);
+        }
+
+        await sut.WriteAsync(new StoreBatch([.. frame.Events.Where(e => e.Type != FrameEventType.Stored)], []), Ct);
+        var first = await sut.WriteAsync(StoredAt(TimeSpan.Zero), Ct);
+        var second = await sut.WriteAsync(StoredAt(TimeSpan.FromSeconds(3)), Ct);
+
+        Assert.Equal(1, first);
+        Assert.Equal(0, second);
+        var journey = await sut.GetJourneyAsync(frame.FrameId, Ct);
+        Assert.NotNull(journey);
+        Assert.Single(journey.Events, e => e.Type == FrameEventType.Stored);
+        Assert.Equal(2, journey.Detections.Count);
     }
 
     [Fact]
