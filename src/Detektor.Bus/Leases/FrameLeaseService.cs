@@ -65,9 +65,6 @@ public sealed class FrameLeaseService : IAsyncDisposable
         _policies = policies.Value;
     }
 
-    /// <summary>The failure reason of a frame refused by the open breaker of a fail-closed external processor.</summary>
-    public const string CircuitOpenReason = "circuit_open";
-
     /// <summary>The circuit breaker of external processor <paramref name="processor"/>.</summary>
     public static string BreakerName(string processor) => "http-" + processor;
 
@@ -200,12 +197,12 @@ public sealed class FrameLeaseService : IAsyncDisposable
             await _recorder.RecordAsync(
                 FrameEvent.Create(
                     failClosed ? FrameEventType.ProcessingFailed : FrameEventType.Skipped, metadata, processor, ServiceName(processor), now, span, TimeSpan.Zero,
-                    failClosed ? CircuitOpenReason : SkipReasons.ProcessorUnavailable),
+                    failClosed ? FailureReasons.CircuitOpen : SkipReasons.ProcessorUnavailable),
                 CancellationToken.None);
         }
 
         await PublishAndAckAsync(
-            processor, external.Subscription, delivery, failClosed ? FrameOutcome.Failed : FrameOutcome.Skipped, failClosed ? CircuitOpenReason : SkipReasons.ProcessorUnavailable, [], now);
+            processor, external.Subscription, delivery, failClosed ? FrameOutcome.Failed : FrameOutcome.Skipped, failClosed ? FailureReasons.CircuitOpen : SkipReasons.ProcessorUnavailable, [], now);
     }
 
     /// <summary>Completes a lease with the external processor's result: events, the result message, then the acknowledgement.</summary>

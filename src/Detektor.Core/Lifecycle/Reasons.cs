@@ -13,6 +13,13 @@ public static class SkipReasons
     public const string ProcessorUnavailable = "processor_unavailable";
 }
 
+/// <summary>Reason codes for <see cref="FrameEventType.ProcessingFailed"/> events that Detektor records itself.</summary>
+public static class FailureReasons
+{
+    /// <summary>The processor's circuit breaker is open and its policy is fail-closed (in-chain or external processor).</summary>
+    public const string CircuitOpen = "circuit_open";
+}
+
 /// <summary>Reason codes for <see cref="FrameEventType.Dropped"/> events: the frame was lost to the pipeline, and counted.</summary>
 public static class DropReasons
 {

@@ -318,7 +318,7 @@ public sealed partial class FrameProcessingWorker : PipelineWorker
             {
                 var timedOut = ex is OperationCanceledException && watchdog.IsCancellationRequested;
                 var refused = ex is Polly.CircuitBreaker.BrokenCircuitException; // fail-closed processor, breaker open: no retry
-                var error = refused ? ProcessorBreakers.CircuitOpenReason : timedOut
+                var error = refused ? FailureReasons.CircuitOpen : timedOut
                     ? $"timed out after {_options.ProcessorTimeoutSeconds} s"
                     : SecretMasker.MaskSecrets($"{ex.GetType().Name}: {ex.Message}");
                 span?.SetStatus(ActivityStatusCode.Error, error);

@@ -15,9 +15,6 @@ namespace Detektor.Processing.Pipeline;
 /// </summary>
 public sealed class ProcessorBreakers
 {
-    /// <summary>The failure reason of a frame refused by an open breaker of a fail-closed processor.</summary>
-    public const string CircuitOpenReason = "circuit_open";
-
     private readonly Dictionary<string, (CircuitBreaker Breaker, BreakerOpenPolicy Policy)> _guarded = new(StringComparer.Ordinal);
 
     public ProcessorBreakers(IEnumerable<FrameProcessor> processors, CircuitBreakers breakers, IOptions<ProcessingOptions> options)
