@@ -38,7 +38,7 @@ public sealed class StorageOptions
     /// the process's RSS. Default 32 (measured against 128 at 2 M events: no slower to load; docs/performance.md, "Soak").
     /// </summary>
     [Range(1, 65_536)]
-    public int SqliteCacheMegabytes { get; set; } = 32;
+    public int SqliteCacheMegabytes { get; set; } = global::Detektor.Storage.Sqlite.SqliteStoreSettings.DefaultCacheMegabytes;
 
     /// <summary>
     /// SQLite only: how much of the database file each connection maps for reads, in MiB; 0 reads through the page cache

@@ -53,7 +53,12 @@ public sealed record FrameEvent
     {
         ArgumentNullException.ThrowIfNull(frame);
         Span<byte> key = stackalloc byte[256]; // a frame id is ASCII and at most 128 characters (the camera id at most 64)
-        var written = System.Text.Encoding.UTF8.GetBytes($"{frame.FrameId}/{type.ToWireName()}", key);
+        // Formatted straight into the span (FrameId is ISpanFormattable): no string per stored frame.
+        if (!System.Text.Unicode.Utf8.TryWrite(key, $"{frame.FrameId}/{type.ToWireName()}", out var written))
+        {
+            throw new ArgumentException($"Frame id '{frame.FrameId}' is longer than a frame id can be.", nameof(frame));
+        }
+
         Span<byte> hash = stackalloc byte[16];
         System.IO.Hashing.XxHash128.Hash(key[..written], hash);
         Span<byte> id = stackalloc byte[16];

@@ -873,8 +873,10 @@ public sealed class SqliteEventStore : IEventStore, IDisposable
 /// <summary>Memory the SQLite store may use (<c>Detektor:Storage:SqliteCacheMegabytes</c>, <c>:SqliteMmapMegabytes</c>).</summary>
 public sealed record SqliteStoreSettings
 {
+    public const int DefaultCacheMegabytes = 32;
+
     /// <summary>Page cache of the writer connection, MiB (anonymous memory, filled as the database grows). Default 32.</summary>
-    public int CacheMegabytes { get; init; } = 32;
+    public int CacheMegabytes { get; init; } = DefaultCacheMegabytes;
 
     /// <summary>Bytes of the database file each connection maps for reads, MiB; 0 (default) = read through the page cache.</summary>
     public int MmapMegabytes { get; init; }
