@@ -92,9 +92,24 @@ public sealed class DetectionOptions
     [Range(0.0, 120.0)]
     public double DetectFps { get; set; }
 
-    /// <summary>ONNX Runtime threads per inference; 0 (default) = the cores divided among the processing consumers (at least 1).</summary>
+    /// <summary>ONNX Runtime threads per inference; 0 (default) = the cores divided among the inference lanes (at least 1).</summary>
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// Inferences run at once, each on a dedicated thread (a lane), whatever the number of processing consumers; 0 (default) =
+    /// one per core (the cores ÷ <c>IntraOpThreads</c> when that is set), at most <c>Processing:Concurrency</c>.
+    /// </summary>
+    [Range(0, 64)]
+    public int InferenceConcurrency { get; set; }
+
+    /// <summary>
+    /// Linux niceness of the inference lanes (0–19). Above 0 the pipeline's own work — capture, frames that are not
+    /// detected, the store — gets the cores first and detections take what is left, so cheap frames do not queue behind
+    /// inferences on a box with few cores. 0 = the same priority as the rest. Default 0.
+    /// </summary>
+    [Range(0, 19)]
+    public int InferenceNice { get; set; }
 
     /// <summary>Let ONNX Runtime threads spin while idle (lower latency on a dedicated machine). Default false.</summary>
     public bool AllowSpinning { get; set; }

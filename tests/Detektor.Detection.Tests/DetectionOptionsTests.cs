@@ -53,19 +53,23 @@ public class DetectionOptionsTests
     }
 
     [Theory]
-    [InlineData(0, null, 2, 1)]      // default: two consumers share two cores
-    [InlineData(0, "1", 2, 2)]       // one consumer takes both
-    [InlineData(0, "4", 2, 1)]       // never below one
-    [InlineData(0, "2", 16, 8)]
-    [InlineData(3, "2", 2, 3)]       // set explicitly: as given
-    public void ResolveIntraOpThreads_CoresSharedAmongConsumers(int configured, string? concurrency, int cores, int expected)
+    [InlineData(0, 0, null, 2, 2, 1)]    // default: two lanes of one thread on two cores
+    [InlineData(0, 0, "1", 2, 1, 2)]     // one consumer: one lane takes both cores
+    [InlineData(0, 0, "8", 2, 2, 1)]     // more consumers than cores: still one lane per core
+    [InlineData(0, 0, "2", 16, 2, 8)]
+    [InlineData(3, 0, "2", 2, 1, 3)]     // threads set explicitly: as given, and the lanes they fit in
+    [InlineData(1, 0, "4", 4, 4, 1)]
+    [InlineData(0, 3, "8", 2, 3, 1)]     // lanes set explicitly: as given, never below one thread
+    [InlineData(0, 0, null, 1, 1, 1)]
+    public void ResolveParallelism_LanesPerCoreThreadsShared(int threads, int lanes, string? concurrency, int cores, int expectedLanes, int expectedThreads)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Detektor:Processing:Concurrency"] = concurrency })
             .Build();
 
-        var sut = Detection.Detectors.DetectorRuntime.ResolveIntraOpThreads(new DetectionOptions { IntraOpThreads = configured }, configuration, cores);
+        var sut = Detection.Detectors.DetectorRuntime.ResolveParallelism(
+            new DetectionOptions { IntraOpThreads = threads, InferenceConcurrency = lanes }, configuration, cores);
 
-        Assert.Equal(expected, sut);
+        Assert.Equal((expectedLanes, expectedThreads), sut);
     }
 }

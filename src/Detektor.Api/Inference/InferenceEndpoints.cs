@@ -125,12 +125,15 @@ public static class InferenceEndpoints
             o.MaxDetections,
             DetectorRuntime.ObjectsName);
         var started = Stopwatch.GetTimestamp();
-        var timing = objects.Detect(image.Pixels, image.Width, image.Height, request, found);
+        var (timing, _) = await runtime.Lanes.RunAsync(
+            static s => s.objects.Detect(s.image.Pixels, s.image.Width, s.image.Height, s.request, s.found), (objects, image, request, found), context.RequestAborted);
         var inferenceMs = timing.Inference.TotalMilliseconds;
         var models = objects.ModelName;
         if (string.Equals(context.Request.Query["faces"], "true", StringComparison.OrdinalIgnoreCase) && runtime.Faces is { } faces)
         {
-            var faceTiming = faces.Detect(image.Pixels, image.Width, image.Height, new DetectRequest(new ClassFilter(1, (float)o.FaceMinScore), 0.3f, 64, DetectorRuntime.FacesName), found);
+            var faceRequest = new DetectRequest(new ClassFilter(1, (float)o.FaceMinScore), 0.3f, 64, DetectorRuntime.FacesName);
+            var (faceTiming, _) = await runtime.Lanes.RunAsync(
+                static s => s.faces.Detect(s.image.Pixels, s.image.Width, s.image.Height, s.faceRequest, s.found), (faces, image, faceRequest, found), context.RequestAborted);
             inferenceMs += faceTiming.Inference.TotalMilliseconds;
             models += "+" + faces.ModelName;
         }

@@ -54,9 +54,11 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
         _logger = logger;
         ObjectsStatus = new DetectorStatus(_options.Enabled ? DetectorState.Loading : DetectorState.Disabled);
         FacesStatus = new DetectorStatus(_options.Enabled && _options.FacesEnabled ? DetectorState.Loading : DetectorState.Disabled);
+        var (lanes, intraOpThreads) = ResolveParallelism(_options, configuration, Environment.ProcessorCount);
+        Lanes = new InferenceLanes(lanes, _options.InferenceNice);
         Settings = new InferenceSettings
         {
-            IntraOpThreads = ResolveIntraOpThreads(_options, configuration, Environment.ProcessorCount),
+            IntraOpThreads = intraOpThreads,
             ExecutionProviders = _options.EffectiveProviders,
             WarmupRuns = _options.WarmupRuns,
             AllowSpinning = _options.AllowSpinning,
@@ -74,25 +76,30 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
 
     public InferenceSettings Settings { get; }
 
+    /// <summary>Where every inference of this process runs (processors and the inference API alike).</summary>
+    public InferenceLanes Lanes { get; }
+
     public ModelStore Store => _store;
 
     /// <summary>Completes when loading has finished, whatever its outcome.</summary>
     public Task WhenLoaded => _ready.Task;
 
     /// <summary>
-    /// <c>IntraOpThreads</c> when set; else (0) the cores shared among the processing consumers, which run inferences in
-    /// parallel on one session: two consumers on two cores get one thread each. Measured on the 2-core reference machine
-    /// (docs/performance.md): 2 consumers × 1 thread 41 detections/s, 1 × 2 threads 31/s; more threads than cores lose.
+    /// How many inferences run at once (the lanes) and with how many ONNX Runtime threads each. Lanes: <c>InferenceConcurrency</c>
+    /// when set; else as many as the cores hold (the cores ÷ <c>IntraOpThreads</c> when that is set, else one per core), never
+    /// more than the processing consumers. Threads: <c>IntraOpThreads</c> when set; else the cores shared among the lanes.
+    /// Measured on the 2-core reference machine (docs/performance.md): 2 × 1 thread 41 detections/s, 1 × 2 threads 31/s;
+    /// more threads than cores lose. So 2 cores give 2 lanes of 1 thread whatever <c>Processing:Concurrency</c> above 2 is.
     /// </summary>
-    public static int ResolveIntraOpThreads(DetectionOptions options, IConfiguration configuration, int cores)
+    public static (int Lanes, int IntraOpThreads) ResolveParallelism(DetectionOptions options, IConfiguration configuration, int cores)
     {
-        if (options.IntraOpThreads > 0)
-        {
-            return options.IntraOpThreads;
-        }
-
+        cores = Math.Max(1, cores);
         var consumers = Math.Max(1, configuration.GetValue("Detektor:Processing:Concurrency", 2));
-        return Math.Max(1, cores / consumers);
+        var lanes = options.InferenceConcurrency > 0
+            ? options.InferenceConcurrency
+            : Math.Clamp(options.IntraOpThreads > 0 ? cores / options.IntraOpThreads : cores, 1, consumers);
+        var threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, cores / lanes);
+        return (lanes, threads);
     }
 
     /// <summary><c>Detektor:Detection:ModelsDirectory</c>, else <c>{Detektor:DataDir}/models</c>, else <c>data/models</c>.</summary>
@@ -243,6 +250,7 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
     public void Dispose()
     {
         _stopping.Dispose();
+        Lanes.Dispose();
         Objects?.Dispose();
         Faces?.Dispose();
     }

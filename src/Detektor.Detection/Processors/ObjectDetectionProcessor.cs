@@ -27,28 +27,29 @@ public sealed class ObjectDetectionProcessor(DetectorRuntime runtime, DetectionT
 
     public override IReadOnlyList<string> Capabilities => ["objects", "labels:coco"];
 
-    public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)
+    public override async ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)
     {
         var detector = runtime.Objects;
         if (detector is null)
         {
             frame.Activity?.SetTag("detection.unavailable_reason", runtime.ObjectsStatus.Reason ?? runtime.ObjectsStatus.State.ToString());
-            return ValueTask.FromResult(ProcessorResult.Skip(SkipReasons.DetectorUnavailable));
+            return ProcessorResult.Skip(SkipReasons.DetectorUnavailable);
         }
 
-        var pixels = FramePixels.Require(frame);
-        var metadata = frame.Metadata;
-        var request = _requests.GetOrAdd(metadata.CameraId, Request, (_options, detector.Labels));
+        var request = _requests.GetOrAdd(frame.Metadata.CameraId, Request, (_options, detector.Labels));
         var before = frame.Detections.Count;
-        var timing = detector.Detect(pixels, metadata.Width, metadata.Height, request, frame.Detections);
-        telemetry.Record(ProcessorName, detector.Provider, timing);
+        var (timing, wait) = await runtime.Lanes.RunAsync(
+            static s => s.detector.Detect(FramePixels.Require(s.frame), s.frame.Metadata.Width, s.frame.Metadata.Height, s.request, s.frame.Detections),
+            (detector, frame, request),
+            cancellationToken);
+        telemetry.Record(ProcessorName, detector.Provider, timing, wait);
         for (var i = before; i < frame.Detections.Count; i++)
         {
             telemetry.Found(ProcessorName, frame.Detections[i].Label);
         }
 
-        FramePixels.Tag(frame, detector, timing);
-        return ValueTask.FromResult(ProcessorResult.Continue);
+        FramePixels.Tag(frame, detector, timing, wait);
+        return ProcessorResult.Continue;
     }
 
     private static DetectRequest Request(string camera, (DetectionOptions Options, LabelSet Labels) state)
@@ -98,10 +99,11 @@ internal static class FramePixels
         return span;
     }
 
-    public static void Tag(FrameContext frame, OnnxDetector detector, DetectionTiming timing)
+    public static void Tag(FrameContext frame, OnnxDetector detector, DetectionTiming timing, TimeSpan laneWait)
     {
         if (frame.Activity is { IsAllDataRequested: true } span)
         {
+            span.SetTag("detection.lane_wait_ms", laneWait.TotalMilliseconds);
             span.SetTag("detection.model", detector.ModelName);
             span.SetTag(DetectionTelemetry.ProviderTag, detector.Provider);
             span.SetTag("detection.preprocess_ms", timing.Preprocess.TotalMilliseconds);

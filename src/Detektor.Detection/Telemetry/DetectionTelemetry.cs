@@ -21,6 +21,7 @@ public sealed class DetectionTelemetry : IDisposable
 
     private readonly Meter _meter;
     private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _laneWait;
     private readonly Counter<long> _detections;
     private readonly Counter<long> _trackEvents;
     private readonly Counter<long> _snapshotFailures;
@@ -33,6 +34,9 @@ public sealed class DetectionTelemetry : IDisposable
         _duration = _meter.CreateHistogram(
             "detektor.detection.duration", "s", "Time of one detection step (preprocess, inference, postprocess) per frame or image.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _laneWait = _meter.CreateHistogram(
+            "detektor.detection.lane_wait", "s", "Time a detection waited for a free inference lane (Detection:InferenceConcurrency), per frame or image.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _detections = _meter.CreateCounter<long>("detektor.detection.detections", "{detection}", "Things found, by detector and label.");
         _trackEvents = _meter.CreateCounter<long>("detektor.tracker.events", "{event}", "Tracked-object events emitted, by type (entered, updated, left) and label.");
         _snapshotFailures = _meter.CreateCounter<long>("detektor.tracker.snapshot_failures", "{snapshot}", "Best snapshots that could not be written (disk full, permissions).");
@@ -44,10 +48,11 @@ public sealed class DetectionTelemetry : IDisposable
         _meter.CreateObservableGauge("detektor.gpu.temperature", () => Gpu(gpu, r => r.TemperatureCelsius), "Cel", "GPU temperature (NVML), when a GPU is present.");
     }
 
-    public void Record(string detector, string provider, DetectionTiming timing)
+    public void Record(string detector, string provider, DetectionTiming timing, TimeSpan laneWait)
     {
         var d = new KeyValuePair<string, object?>(DetectorTag, detector);
         var p = new KeyValuePair<string, object?>(ProviderTag, provider);
+        _laneWait.Record(laneWait.TotalSeconds, d);
         _duration.Record(timing.Preprocess.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "preprocess"));
         _duration.Record(timing.Inference.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "inference"));
         _duration.Record(timing.Postprocess.TotalSeconds, d, p, new KeyValuePair<string, object?>(StepTag, "postprocess"));

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using Detektor.Detection.Inference;
+using Detektor.Testing;
+
+namespace Detektor.Detection.Tests.Inference;
+
+public sealed class InferenceLanesTests
+{
+    [Fact]
+    public async Task RunAsync_MoreWorkThanLanes_NeverMoreThanLanesAtOnceAllCompleteWithTheirWait()
+    {
+        using var sut = new InferenceLanes(2);
+        using var release = new ManualResetEventSlim();
+        var running = 0;
+        var most = 0;
+        var threads = new System.Collections.Concurrent.ConcurrentBag<(string? Name, bool Pool)>();
+        var held = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, 8).Select(i => sut.RunAsync(
+            n =>
+            {
+                var now = Interlocked.Increment(ref running);
+                InterlockedMax(ref most, now);
+                threads.Add((Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
+                release.Wait(TimeSpan.FromSeconds(60));
+                Interlocked.Decrement(ref running);
+                return n * 10;
+            },
+            i,
+            TestContext.Current.CancellationToken)).ToList();
+
+        await Eventually.WaitAsync(() => Volatile.Read(ref running) == 2, TimeSpan.FromSeconds(30), "two lanes busy");
+        Assert.Equal(8, sut.Pending);
+
+        // Both lanes are held: nothing else may start, however long they are held.
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.Equal(2, Volatile.Read(ref running));
+        var heldFor = held.Elapsed;
+        release.Set();
+
+        var results = await Task.WhenAll(tasks);
+        Assert.Equal(Enumerable.Range(0, 8).Select(n => n * 10), results.Select(r => r.Result));
+        Assert.Equal(2, most);
+        Assert.Equal(0, sut.Pending);
+        Assert.All(threads, t => Assert.False(t.Pool, "an inference ran on a thread-pool thread"));
+        Assert.All(threads, t => Assert.StartsWith("detektor-inference-", t.Name, StringComparison.Ordinal));
+        Assert.Equal(2, threads.Select(t => t.Name).Distinct().Count());
+
+        // Six waited behind the two held lanes at least as long as they were held (less what it took to queue them).
+        Assert.True(results.Count(r => r.Wait >= heldFor - TimeSpan.FromMilliseconds(250)) >= 6, string.Join(", ", results.Select(r => r.Wait.TotalMilliseconds)));
+    }
+
+    [Fact]
+    public async Task RunAsync_WorkThrows_TheCallerGetsTheExceptionAndTheLaneGoesOn()
+    {
+        using var sut = new InferenceLanes(1);
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => sut.RunAsync<int, int>(_ => throw new InvalidOperationException("bad model"), 0, TestContext.Current.CancellationToken));
+        var after = await sut.RunAsync(n => n + 1, 41, TestContext.Current.CancellationToken);
+
+        Assert.Equal("bad model", ex.Message);
+        Assert.Equal(42, after.Result);
+    }
+
+    [Fact]
+    public async Task RunAsync_CancelledWhileQueued_NeverRuns()
+    {
+        using var sut = new InferenceLanes(1);
+        using var release = new ManualResetEventSlim();
+        var ran = 0;
+        var blocker = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, TestContext.Current.CancellationToken);
+        using var cts = new CancellationTokenSource();
+        var queued = sut.RunAsync(_ => Interlocked.Increment(ref ran), 0, cts.Token);
+
+        await cts.CancelAsync();
+        release.Set();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+        Assert.True((await blocker).Result);
+        Assert.Equal(1, (await sut.RunAsync(_ => Interlocked.Increment(ref ran), 0, TestContext.Current.CancellationToken)).Result);
+    }
+
+    [Fact]
+    public async Task RunAsync_TheCallerContinuesOffTheLane()
+    {
+        using var sut = new InferenceLanes(1);
+
+        var (lane, _) = await sut.RunAsync(_ => Environment.CurrentManagedThreadId, 0, TestContext.Current.CancellationToken);
+
+        Assert.NotEqual(lane, Environment.CurrentManagedThreadId);
+        Assert.NotEqual("detektor-inference-0", Thread.CurrentThread.Name);
+    }
+
+    [Fact]
+    public async Task Dispose_FinishesQueuedWorkThenRefusesMore()
+    {
+        var sut = new InferenceLanes(1);
+        using var release = new ManualResetEventSlim();
+        var blocker = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, TestContext.Current.CancellationToken);
+        var queued = sut.RunAsync(n => n * 2, 21, TestContext.Current.CancellationToken);
+
+        var disposing = Task.Run(sut.Dispose, TestContext.Current.CancellationToken);
+        release.Set();
+        await disposing;
+
+        Assert.True((await blocker).Result);
+        Assert.Equal(42, (await queued).Result);
+        await Assert.ThrowsAnyAsync<InvalidOperationException>(() => sut.RunAsync(n => n, 1, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task ExpectedWait_ZeroWhileALaneIsFreeTheRecentWaitsWhileAllAreTaken()
+    {
+        using var sut = new InferenceLanes(1);
+        var ct = TestContext.Current.CancellationToken;
+        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
+
+        // One inference waits about 300 ms behind another.
+        using (var release = new ManualResetEventSlim())
+        {
+            var first = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, ct);
+            var second = sut.RunAsync(_ => true, 0, ct);
+            await Task.Delay(300, ct);
+            release.Set();
+            Assert.True((await second).Wait >= TimeSpan.FromMilliseconds(250));
+            await first;
+        }
+
+        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
+
+        // The lane is taken again: a new inference would wait, and the estimate says so.
+        using (var release = new ManualResetEventSlim())
+        {
+            var busy = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, ct);
+            await Eventually.WaitAsync(() => sut.Pending == 1, TimeSpan.FromSeconds(30), "the lane taken");
+            Assert.True(sut.ExpectedWait >= TimeSpan.FromMilliseconds(25), $"expected wait {sut.ExpectedWait.TotalMilliseconds} ms");
+            release.Set();
+            await busy;
+        }
+
+        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
+    }
+
+    [Fact]
+    public async Task Nice_OnLinux_TheLaneThreadsRunAtThatNicenessAndTheCallerDoesNot()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "niceness per thread is Linux's");
+        using var sut = new InferenceLanes(2, nice: 7);
+
+        var (lane, _) = await sut.RunAsync(_ => ThreadNice(), 0, TestContext.Current.CancellationToken);
+
+        Assert.Equal(7, lane);
+        Assert.True(sut.NiceApplied);
+        Assert.Equal(0, ThreadNice());
+    }
+
+    /// <summary>Field 19 of /proc/thread-self/stat: the calling thread's niceness.</summary>
+    private static int ThreadNice()
+    {
+        var stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[19 - 3], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+}
