@@ -18,7 +18,6 @@ public sealed partial class InferenceLanes : IDisposable
     private readonly Thread[] _threads;
     private int _waiting;
     private int _niced;
-    private long _recentWaitTicks;
 
     /// <param name="count">Lanes: inferences run at once.</param>
     /// <param name="nice">
@@ -55,12 +54,6 @@ public sealed partial class InferenceLanes : IDisposable
     public int Pending => Volatile.Read(ref _waiting);
 
     /// <summary>
-    /// About how long an inference asked for now would wait for a lane: zero while a lane is free, else the recent waits
-    /// (an exponentially weighted mean over the last ten or so). The load-shedding signal adds it to the queue wait.
-    /// </summary>
-    public TimeSpan ExpectedWait => Pending < Count ? TimeSpan.Zero : TimeSpan.FromTicks(Volatile.Read(ref _recentWaitTicks));
-
-    /// <summary>
     /// Runs <paramref name="work"/> with <paramref name="state"/> on a lane and completes with its result and how long it
     /// waited for the lane. The continuation does not run on the lane. Cancelled while queued: it never runs.
     /// </summary>
@@ -95,9 +88,7 @@ public sealed partial class InferenceLanes : IDisposable
             {
                 try
                 {
-                    var wait = item.Execute();
-                    var recent = Volatile.Read(ref _recentWaitTicks);
-                    Volatile.Write(ref _recentWaitTicks, recent + ((wait.Ticks - recent) / 8)); // lanes racing here lose a sample, no more
+                    item.Execute();
                 }
                 finally
                 {
@@ -154,8 +145,8 @@ public sealed partial class InferenceLanes : IDisposable
 
     private abstract class Work
     {
-        /// <summary>Runs the work (unless cancelled) and says how long it waited for its lane.</summary>
-        public abstract TimeSpan Execute();
+        /// <summary>Runs the work unless it was cancelled while queued.</summary>
+        public abstract void Execute();
     }
 
     private sealed class Work<TState, T>(Func<TState, T> work, TState state, CancellationToken cancellationToken) : Work
@@ -164,13 +155,13 @@ public sealed partial class InferenceLanes : IDisposable
 
         public TaskCompletionSource<(T, TimeSpan)> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override TimeSpan Execute()
+        public override void Execute()
         {
             var wait = Stopwatch.GetElapsedTime(_queuedAt);
             if (cancellationToken.IsCancellationRequested)
             {
                 Completion.TrySetCanceled(cancellationToken);
-                return wait;
+                return;
             }
 
             try
@@ -181,8 +172,6 @@ public sealed partial class InferenceLanes : IDisposable
             {
                 Completion.TrySetException(ex);
             }
-
-            return wait;
         }
     }
 }

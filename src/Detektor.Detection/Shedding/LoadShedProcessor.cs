@@ -1,5 +1,4 @@
 using Detektor.Core.Lifecycle;
-using Detektor.Detection.Detectors;
 using Detektor.Detection.Telemetry;
 using Detektor.Processing.Pipeline;
 using Microsoft.Extensions.Options;
@@ -8,20 +7,17 @@ namespace Detektor.Detection.Shedding;
 
 /// <summary>
 /// The shed stage, between the detect-fps gate and the detectors: frames the <see cref="LoadShedController"/> sheds are
-/// recorded <c>skipped</c> with reason <c>load_shed</c> (and the later detectors never see them). The load signal is the
-/// frame's queue wait on the <c>frames</c> topic plus what a detection would now wait for an inference lane (ADR 0007):
-/// with more consumers than lanes, an overloaded detector shows first as lane wait, not as queue wait.
+/// recorded <c>skipped</c> with reason <c>load_shed</c> (and the later detectors never see them). The frame's queue wait
+/// on the <c>frames</c> topic is the load signal.
 /// </summary>
 public sealed class LoadShedProcessor : FrameProcessor
 {
     public const string ProcessorName = "shed";
 
     private readonly LoadShedController _controller;
-    private readonly DetectorRuntime _runtime;
 
-    public LoadShedProcessor(IOptions<DetectionOptions> options, DetectionTelemetry telemetry, DetectorRuntime runtime, TimeProvider time)
+    public LoadShedProcessor(IOptions<DetectionOptions> options, DetectionTelemetry telemetry, TimeProvider time)
     {
-        _runtime = runtime;
         var o = options.Value;
         _controller = new LoadShedController(o.LoadShedding, camera => o.Camera(camera)?.Priority ?? 0, time);
         telemetry.ObserveShedSteps(_controller.Steps);
@@ -32,7 +28,7 @@ public sealed class LoadShedProcessor : FrameProcessor
     public LoadShedController Controller => _controller;
 
     public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(_controller.Admit(frame.Metadata.CameraId, frame.QueueWait + _runtime.Lanes.ExpectedWait)
+        ValueTask.FromResult(_controller.Admit(frame.Metadata.CameraId, frame.QueueWait)
             ? ProcessorResult.Continue
             : ProcessorResult.Skip(SkipReasons.LoadShed));
 }

@@ -108,39 +108,6 @@ public sealed class InferenceLanesTests
     }
 
     [Fact]
-    public async Task ExpectedWait_ZeroWhileALaneIsFreeTheRecentWaitsWhileAllAreTaken()
-    {
-        using var sut = new InferenceLanes(1);
-        var ct = TestContext.Current.CancellationToken;
-        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
-
-        // One inference waits about 300 ms behind another.
-        using (var release = new ManualResetEventSlim())
-        {
-            var first = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, ct);
-            var second = sut.RunAsync(_ => true, 0, ct);
-            await Task.Delay(300, ct);
-            release.Set();
-            Assert.True((await second).Wait >= TimeSpan.FromMilliseconds(250));
-            await first;
-        }
-
-        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
-
-        // The lane is taken again: a new inference would wait, and the estimate says so.
-        using (var release = new ManualResetEventSlim())
-        {
-            var busy = sut.RunAsync(_ => release.Wait(TimeSpan.FromSeconds(60)), 0, ct);
-            await Eventually.WaitAsync(() => sut.Pending == 1, TimeSpan.FromSeconds(30), "the lane taken");
-            Assert.True(sut.ExpectedWait >= TimeSpan.FromMilliseconds(25), $"expected wait {sut.ExpectedWait.TotalMilliseconds} ms");
-            release.Set();
-            await busy;
-        }
-
-        Assert.Equal(TimeSpan.Zero, sut.ExpectedWait);
-    }
-
-    [Fact]
     public async Task Nice_OnLinux_TheLaneThreadsRunAtThatNicenessAndTheCallerDoesNot()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "niceness per thread is Linux's");
