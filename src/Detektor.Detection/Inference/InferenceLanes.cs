@@ -18,6 +18,9 @@ public sealed partial class InferenceLanes : IDisposable
     private readonly Thread[] _threads;
     private int _waiting;
     private int _niced;
+    private readonly Lock _lifecycle = new();
+    private bool _started;
+    private bool _disposed;
 
     /// <param name="count">Lanes: inferences run at once.</param>
     /// <param name="nice">
@@ -37,7 +40,6 @@ public sealed partial class InferenceLanes : IDisposable
         for (var i = 0; i < count; i++)
         {
             _threads[i] = new Thread(Drain) { IsBackground = true, Name = $"detektor-inference-{i}" };
-            _threads[i].Start();
         }
     }
 
@@ -59,6 +61,11 @@ public sealed partial class InferenceLanes : IDisposable
     /// </summary>
     public async Task<(T Result, TimeSpan Wait)> RunAsync<TState, T>(Func<TState, T> work, TState state, CancellationToken cancellationToken = default)
     {
+        if (!Volatile.Read(ref _started))
+        {
+            Start();
+        }
+
         var item = new Work<TState, T>(work, state, cancellationToken);
         Interlocked.Increment(ref _waiting);
         try
@@ -72,6 +79,25 @@ public sealed partial class InferenceLanes : IDisposable
         }
 
         return await item.Completion.Task;
+    }
+
+    /// <summary>The threads start with the first inference: a process that never detects (the api role, detection off) has none.</summary>
+    private void Start()
+    {
+        lock (_lifecycle)
+        {
+            if (_started || _disposed)
+            {
+                return; // disposed: RunAsync's write to the completed queue throws
+            }
+
+            foreach (var thread in _threads)
+            {
+                thread.Start();
+            }
+
+            Volatile.Write(ref _started, true);
+        }
     }
 
     private void Drain()
@@ -107,7 +133,20 @@ public sealed partial class InferenceLanes : IDisposable
     /// <summary>Lets queued work finish, then ends the lanes.</summary>
     public void Dispose()
     {
-        if (_queue.Writer.TryComplete())
+        bool started;
+        lock (_lifecycle)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            started = _started;
+            _queue.Writer.TryComplete();
+        }
+
+        if (started)
         {
             foreach (var thread in _threads)
             {

@@ -108,6 +108,18 @@ public sealed class InferenceLanesTests
     }
 
     [Fact]
+    public async Task Dispose_NeverUsed_RefusesWorkAfterwards()
+    {
+        var sut = new InferenceLanes(2);
+
+        sut.Dispose();
+        sut.Dispose();
+
+        await Assert.ThrowsAnyAsync<InvalidOperationException>(() => sut.RunAsync(n => n, 1, TestContext.Current.CancellationToken));
+        Assert.Equal(0, sut.Pending);
+    }
+
+    [Fact]
     public async Task Nice_OnLinux_TheLaneThreadsRunAtThatNicenessAndTheCallerDoesNot()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "niceness per thread is Linux's");
