@@ -32,6 +32,7 @@ public sealed class LoadSheddingPipelineTests(ModelsFixture models)
             ["Detektor:Detection:Tracking:Enabled"] = "false",
             ["Detektor:Detection:MotionThreshold"] = "0",
             ["Detektor:Detection:IntraOpThreads"] = "1",
+            ["Detektor:Detection:LoadShedding:Enabled"] = "true",
             ["Detektor:Detection:LoadShedding:MaxQueueWaitMs"] = "200",
             ["Detektor:Detection:LoadShedding:IntervalMs"] = "100",
             ["Detektor:Detection:LoadShedding:RecoverSeconds"] = "0.5",
