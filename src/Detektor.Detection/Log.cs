@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Warning, Message = "Snapshot of tracked object {ObjectId} on camera {Camera} could not be written: {Error}")]
     public static partial void SnapshotFailed(ILogger logger, string camera, string objectId, string error);
+
+    [LoggerMessage(EventId = 5009, Level = LogLevel.Warning, Message = "Detection:InferenceNice {Nice} could not be applied (not Linux, or setpriority refused): inference runs at the process's priority")]
+    public static partial void NiceRefused(ILogger logger, int nice);
 }

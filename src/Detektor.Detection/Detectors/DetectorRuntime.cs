@@ -1,6 +1,7 @@
 using Detektor.Detection.Decoding;
 using Detektor.Detection.Inference;
 using Detektor.Detection.Models;
+using Detektor.Detection.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -45,7 +46,7 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loading = Task.CompletedTask;
 
-    public DetectorRuntime(IOptions<DetectionOptions> options, IConfiguration configuration, TimeProvider time, ILogger<DetectorRuntime> logger)
+    public DetectorRuntime(IOptions<DetectionOptions> options, IConfiguration configuration, TimeProvider time, DetectionTelemetry telemetry, ILogger<DetectorRuntime> logger)
     {
         _options = options.Value;
         _store = new ModelStore(ResolveModelsDirectory(_options, configuration));
@@ -55,7 +56,9 @@ public sealed class DetectorRuntime : IHostedService, IDisposable
         ObjectsStatus = new DetectorStatus(_options.Enabled ? DetectorState.Loading : DetectorState.Disabled);
         FacesStatus = new DetectorStatus(_options.Enabled && _options.FacesEnabled ? DetectorState.Loading : DetectorState.Disabled);
         var (lanes, intraOpThreads) = ResolveParallelism(_options, configuration, Environment.ProcessorCount);
-        Lanes = new InferenceLanes(lanes, _options.InferenceNice);
+        var nice = _options.InferenceNice;
+        Lanes = new InferenceLanes(lanes, nice, niceRefused: () => Log.NiceRefused(logger, nice));
+        telemetry.ObserveInferencePending(() => Lanes.Pending);
         Settings = new InferenceSettings
         {
             IntraOpThreads = intraOpThreads,

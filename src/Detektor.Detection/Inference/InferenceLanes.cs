@@ -18,6 +18,9 @@ public sealed partial class InferenceLanes : IDisposable
     private readonly Thread[] _threads;
     private int _waiting;
     private int _niced;
+    private int _niceFailed;
+    private readonly Action? _niceRefused;
+    private readonly Func<int, bool> _setNice;
     private readonly Lock _lifecycle = new();
     private bool _started;
     private bool _disposed;
@@ -28,13 +31,22 @@ public sealed partial class InferenceLanes : IDisposable
     /// work (capture, cheap frames, the store) takes the cores first and inference gets what is left.
     /// </param>
     /// <param name="capacity">Inferences queued at most; a caller waits for room.</param>
-    public InferenceLanes(int count, int nice = 0, int capacity = 256)
+    /// <param name="niceRefused">Called once, on a lane thread, when the OS does not take <paramref name="nice"/> (not Linux, no <c>setpriority</c>).</param>
+    public InferenceLanes(int count, int nice = 0, int capacity = 256, Action? niceRefused = null)
+        : this(count, nice, capacity, niceRefused, SetNice)
+    {
+    }
+
+    /// <summary>With the call that sets a thread's niceness given (tests: an OS that refuses it).</summary>
+    internal InferenceLanes(int count, int nice, int capacity, Action? niceRefused, Func<int, bool> setNice)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(nice);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, 19);
         Count = count;
         Nice = nice;
+        _niceRefused = niceRefused;
+        _setNice = setNice;
         _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(capacity) { SingleWriter = false, SingleReader = false });
         _threads = new Thread[count];
         for (var i = 0; i < count; i++)
@@ -102,9 +114,16 @@ public sealed partial class InferenceLanes : IDisposable
 
     private void Drain()
     {
-        if (Nice > 0 && SetNice(Nice))
+        if (Nice > 0)
         {
-            Interlocked.Increment(ref _niced);
+            if (_setNice(Nice))
+            {
+                Interlocked.Increment(ref _niced);
+            }
+            else if (Interlocked.Exchange(ref _niceFailed, 1) == 0)
+            {
+                _niceRefused?.Invoke();
+            }
         }
 
         var reader = _queue.Reader;

@@ -27,6 +27,7 @@ public sealed class DetectionTelemetry : IDisposable
     private readonly Counter<long> _snapshotFailures;
     private Func<IEnumerable<(string Camera, int Count)>>? _tracks;
     private Func<IEnumerable<(string Camera, int Step)>>? _shed;
+    private Func<int>? _pending;
 
     public DetectionTelemetry(IMeterFactory meterFactory, GpuMonitor gpu)
     {
@@ -41,6 +42,7 @@ public sealed class DetectionTelemetry : IDisposable
         _trackEvents = _meter.CreateCounter<long>("detektor.tracker.events", "{event}", "Tracked-object events emitted, by type (entered, updated, left) and label.");
         _snapshotFailures = _meter.CreateCounter<long>("detektor.tracker.snapshot_failures", "{snapshot}", "Best snapshots that could not be written (disk full, permissions).");
         _meter.CreateObservableGauge("detektor.tracker.objects", ObserveTracks, "{object}", "Objects being followed now (confirmed tracks), by camera.");
+        _meter.CreateObservableGauge("detektor.detection.inference_pending", () => _pending?.Invoke() ?? 0, "{inference}", "Inferences queued for a lane or running now (Detection:InferenceConcurrency run at once).");
         _meter.CreateObservableGauge("detektor.load_shed.level", ObserveShed, "{step}", "Load shedding step per camera: 0 full detect rate, s = one frame in 2^s detected.");
         _meter.CreateObservableGauge("detektor.gpu.utilization", () => Gpu(gpu, r => r.UtilizationPercent), "%", "GPU utilisation (NVML), when a GPU is present.");
         _meter.CreateObservableGauge("detektor.gpu.memory.used", () => Gpu(gpu, r => (double)r.MemoryUsedBytes), "By", "GPU memory in use (NVML), when a GPU is present.");
@@ -70,6 +72,9 @@ public sealed class DetectionTelemetry : IDisposable
         }), new KeyValuePair<string, object?>(LabelTag, label));
 
     public void SnapshotFailed() => _snapshotFailures.Add(1);
+
+    /// <summary>Where <c>detektor.detection.inference_pending</c> reads the inferences queued or running (set by the runtime's lanes).</summary>
+    public void ObserveInferencePending(Func<int> pending) => _pending = pending;
 
     /// <summary>Where <c>detektor.load_shed.level</c> reads each camera's shed step (set by the shed stage).</summary>
     public void ObserveShedSteps(Func<IEnumerable<(string Camera, int Step)>> steps) => _shed = steps;

@@ -123,13 +123,35 @@ public sealed class InferenceLanesTests
     public async Task Nice_OnLinux_TheLaneThreadsRunAtThatNicenessAndTheCallerDoesNot()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "niceness per thread is Linux's");
-        using var sut = new InferenceLanes(2, nice: 7);
+        var refused = 0;
+        using var sut = new InferenceLanes(2, nice: 7, niceRefused: () => Interlocked.Increment(ref refused));
 
         var (lane, _) = await sut.RunAsync(_ => ThreadNice(), 0, TestContext.Current.CancellationToken);
 
         Assert.Equal(7, lane);
         Assert.True(sut.NiceApplied);
         Assert.Equal(0, ThreadNice());
+        Assert.Equal(0, Volatile.Read(ref refused));
+    }
+
+    [Fact]
+    public async Task Nice_Refused_SaidOnceForAllLanesAndTheWorkStillRuns()
+    {
+        var refused = 0;
+        var asked = new System.Collections.Concurrent.ConcurrentBag<int>();
+        using var sut = new InferenceLanes(3, 5, 16, () => Interlocked.Increment(ref refused), nice =>
+        {
+            asked.Add(nice);
+            return false;
+        });
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => sut.RunAsync(x => x * 2, i, TestContext.Current.CancellationToken)));
+        sut.Dispose(); // joins the lanes: every thread has asked by now
+
+        Assert.Equal([0, 2, 4, 6, 8, 10], results.Select(r => r.Result));
+        Assert.Equal([5, 5, 5], asked.Order());
+        Assert.Equal(1, Volatile.Read(ref refused));
+        Assert.False(sut.NiceApplied);
     }
 
     /// <summary>Field 19 of /proc/thread-self/stat: the calling thread's niceness.</summary>
