@@ -10,7 +10,8 @@ using Microsoft.Extensions.Logging;
 
 // The capture role with nothing behind it: frames are taken off the bus and released, lifecycle events drained. Prints
 // "frames N" once a second. Configuration as for detektor (--Detektor:CommandLineCameras:0:Url=… or environment).
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args });
+// As detektor: no configuration file watcher on the working directory (DetektorApp.NoConfigWatch).
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ["--hostBuilder:reloadConfigOnChange=false", .. args] });
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddSingleton(new ServiceIdentity("detektor-capture-bench"));

@@ -1,5 +1,8 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.IO.Pipes;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Detektor.Core.Buffers;
 
@@ -11,7 +14,7 @@ namespace Detektor.Capture.Ffmpeg;
 /// (a third of the CPU of asynchronous pipe reads, measured: docs/performance.md) and handed over through a queue of
 /// two. Disposing kills the process if it still runs and returns undelivered buffers to the pool.
 /// </summary>
-public sealed class FfmpegFrameSource : IAsyncDisposable
+public sealed partial class FfmpegFrameSource : IAsyncDisposable
 {
     private readonly string _ffmpegPath;
     private readonly IReadOnlyList<string> _arguments;
@@ -77,8 +80,53 @@ public sealed class FfmpegFrameSource : IAsyncDisposable
             SingleWriter = true,
         });
         var writer = _frames.Writer;
+        PipeBytes = GrowPipe(stdout, frameSize);
         _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, writer)) { IsBackground = true, Name = threadName };
         _reader.Start();
+    }
+
+    /// <summary>The capacity of ffmpeg's stdout pipe once reading started (0 when it could not be read).</summary>
+    public int PipeBytes { get; private set; }
+
+    /// <summary>
+    /// Linux: grows the pipe to hold a whole frame (up to <c>/proc/sys/fs/pipe-max-size</c>, 1 MiB by default) so ffmpeg
+    /// writes a frame without waiting for the reader, and the reader takes it in a few reads rather than one wake-up per
+    /// 64 KiB. Returns the pipe's size afterwards (unchanged where the OS refuses; 0 off Linux).
+    /// </summary>
+    private static int GrowPipe(Stream stdout, int frameSize)
+    {
+        if (!OperatingSystem.IsLinux() || stdout is not PipeStream pipe)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var fd = (int)pipe.SafePipeHandle.DangerousGetHandle();
+            var want = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)frameSize), MaxPipeBytes);
+            var current = NativeMethods.Fcntl(fd, FGetPipeSize, 0);
+            if (current > 0 && current < want)
+            {
+                var grown = NativeMethods.Fcntl(fd, FSetPipeSize, want);
+                return grown > 0 ? grown : current;
+            }
+
+            return Math.Max(current, 0);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    private const int FSetPipeSize = 1031; // F_SETPIPE_SZ
+    private const int FGetPipeSize = 1032; // F_GETPIPE_SZ
+    private const long MaxPipeBytes = 1 << 20;
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+        public static partial int Fcntl(int fd, int command, int argument);
     }
 
     /// <summary>The next frame (the caller owns the buffer), or null at the end of the stream.</summary>

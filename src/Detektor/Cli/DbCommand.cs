@@ -39,7 +39,7 @@ internal static class DbCommand
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            Args = [],
+            Args = [DetektorApp.NoConfigWatch],
             ContentRootPath = Directory.GetCurrentDirectory(),
             ApplicationName = "detektor",
         });

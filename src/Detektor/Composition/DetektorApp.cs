@@ -26,12 +26,19 @@ namespace Detektor.Composition;
 /// </summary>
 public static class DetektorApp
 {
+    /// <summary>
+    /// The host's defaults would reload appsettings.json of the working directory on change, through a recursive file
+    /// watcher on that directory — the data directory under systemd and the load test, so every SQLite write, journal
+    /// segment and snapshot woke the watcher. Detektor's configuration is read at start (docs/configuration.md).
+    /// </summary>
+    internal const string NoConfigWatch = "--hostBuilder:reloadConfigOnChange=false";
+
     /// <summary>Builds the application; <paramref name="configure"/> lets tests add services (e.g. an in-memory exporter).</summary>
     public static WebApplication Build(RunSettings settings, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = [],
+            Args = [NoConfigWatch],
             ContentRootPath = Directory.GetCurrentDirectory(),
             ApplicationName = "detektor",
         });
