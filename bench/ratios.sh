@@ -133,8 +133,8 @@ if want ingest; then
   dotnet "$root/bench/Detektor.StoreBench/bin/Release/net10.0/Detektor.StoreBench.dll" ingest "${args[@]}" --store postgres > "$out/ingest.txt" 2>&1
   r1000=$(sed -n 's/.*PostgreSQL IEventStore.WriteAsync, batches of 1000: .* = \([0-9.]*\) x raw COPY.*/\1/p' "$out/ingest.txt")
   r5000=$(sed -n 's/.*PostgreSQL IEventStore.WriteAsync, batches of 5000: .* = \([0-9.]*\) x raw COPY.*/\1/p' "$out/ingest.txt")
-  if [[ -n "$r1000" ]]; then
-    row "PostgreSQL ingest ÷ raw binary COPY (BatchSize 1000 / 5000)" "≥ 0.7" "$r1000 / ${r5000:-?}" "$(python3 -c "print('yes' if $r1000 >= 0.7 else 'no (default 1000)' if ${r5000:-0} >= 0.7 else 'no')")"
+  if [[ -n "$r5000" ]]; then
+    row "PostgreSQL ingest ÷ raw binary COPY (BatchSize 5000, the default / 1000)" "≥ 0.7" "$r5000 / ${r1000:-?}" "$(python3 -c "print('yes' if $r5000 >= 0.7 else 'no')")"
   else row "PostgreSQL ingest ÷ raw binary COPY" "≥ 0.7" "failed: $out/ingest.txt" "?"; fi
 fi
 
