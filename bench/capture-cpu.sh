@@ -85,16 +85,22 @@ detektor=$!
 pids+=($detektor)
 
 # The same command line detektor's FfmpegArguments builds for an RTSP camera (checked against the running child below).
-ffmpeg -hide_banner -nostdin -nostats -loglevel warning -rtsp_transport tcp -timeout 15000000 -i "$url" \
-  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt rgb24 -avioflags direct -f rawvideo pipe:1 2> "$work/bare.log" | cat > /dev/null &
+# Its stdout is a FIFO that `cat` drains, so that both PIDs are known exactly. (Until 2026-11-24 the bare ffmpeg was
+# found with `pgrep -n`, which could pick detektor's own ffmpeg, started a moment later: then "bare" was detektor's child
+# measured twice — the identical CPU seconds of both in every earlier run give it away.)
+mkfifo "$work/bare.fifo"
+cat "$work/bare.fifo" > /dev/null &
 reader=$!
 pids+=($reader)
-sleep 1
-bare=$(pgrep -n -f "^ffmpeg .*-i $url .*pipe:1" | head -1)
+ffmpeg -hide_banner -nostdin -nostats -loglevel warning -rtsp_transport tcp -timeout 15000000 -i "$url" \
+  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt rgb24 -f rawvideo pipe:1 2> "$work/bare.log" > "$work/bare.fifo" &
+bare=$!
+pids+=($bare)
 
 sleep "$warmup"
 child=$(pgrep -P "$detektor" ffmpeg | head -1 || true)
-[[ -n "$child" && -n "$bare" ]] || { echo "detektor's ffmpeg or the bare ffmpeg is not running" >&2; tail -20 "$work/detektor.log" >&2; exit 1; }
+[[ -n "$child" && -n "$bare" && "$child" != "$bare" ]] || { echo "detektor's ffmpeg or the bare ffmpeg is not running" >&2; tail -20 "$work/detektor.log" >&2; exit 1; }
+[[ "$(cat "/proc/$bare/comm")" == ffmpeg ]] || { echo "the bare ffmpeg (pid $bare) is not ffmpeg" >&2; exit 1; }
 diff <(tr '\0' ' ' < "/proc/$child/cmdline" | sed 's/ *$//') <(tr '\0' ' ' < "/proc/$bare/cmdline" | sed 's/ *$//') > /dev/null \
   || { echo "note: command lines differ:"; tr '\0' ' ' < "/proc/$child/cmdline"; echo; tr '\0' ' ' < "/proc/$bare/cmdline"; echo; }
 

@@ -6,7 +6,7 @@ namespace Detektor.Capture.Ffmpeg;
 
 /// <summary>
 /// Builds the ffmpeg command line that turns a camera URL into raw frames of the detect size and rate on stdout:
-/// <c>[input options] [camera InputArgs] -i URL -map 0:v:0 -an -sn -dn -vf fps=F,scale=W:H -pix_fmt rgb24 -avioflags direct -f rawvideo pipe:1</c>.
+/// <c>[input options] [camera InputArgs] -i URL -map 0:v:0 -an -sn -dn -vf fps=F,scale=W:H -pix_fmt rgb24 -f rawvideo pipe:1</c>.
 /// </summary>
 public static class FfmpegArguments
 {

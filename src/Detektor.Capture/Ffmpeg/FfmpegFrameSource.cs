@@ -89,7 +89,7 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
     public int PipeBytes { get; private set; }
 
     /// <summary>
-    /// Linux: grows the pipe to hold a whole frame (up to <c>/proc/sys/fs/pipe-max-size</c>, 1 MiB by default) so ffmpeg
+    /// Linux: grows the pipe to hold a whole frame (at most 1 MiB, the default <c>/proc/sys/fs/pipe-max-size</c>) so ffmpeg
     /// writes a frame without waiting for the reader, and the reader takes it in a few reads rather than one wake-up per
     /// 64 KiB. Returns the pipe's size afterwards (unchanged where the OS refuses; 0 off Linux).
     /// </summary>
