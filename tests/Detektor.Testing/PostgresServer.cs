@@ -30,7 +30,7 @@ public sealed class PostgresServer : IAsyncDisposable
         _durable = durable;
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     /// <summary>The password of <see cref="User"/>; a secret that must never show in logs, health output or errors.</summary>
     public string Password { get; }
@@ -66,8 +66,19 @@ public sealed class PostgresServer : IAsyncDisposable
                 ["-D", server.DataDirectory, "-U", User, "--pwfile", Path.Combine(root, "pwfile"), "--auth-host=scram-sha-256", "--auth-local=trust",
                  "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
                 cancellationToken);
-            await server.RestartAsync(cancellationToken);
-            return server;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await server.RestartAsync(cancellationToken);
+                    return server;
+                }
+                catch (InvalidOperationException) when (attempt < 3 && server.LogTail().Contains("Address already in use", StringComparison.Ordinal))
+                {
+                    // FreePort's port was taken by another test's server before PostgreSQL bound it: take another.
+                    server.Port = FreePort.Next();
+                }
+            }
         }
         catch
         {
@@ -115,8 +126,24 @@ public sealed class PostgresServer : IAsyncDisposable
         var settings = string.Create(
             CultureInfo.InvariantCulture,
             $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c max_connections=200 {(_durable ? string.Empty : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")}");
-        await RunToolAsync("pg_ctl", ["-D", DataDirectory, "-o", settings, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60", "start"], cancellationToken);
+        try
+        {
+            await RunToolAsync("pg_ctl", ["-D", DataDirectory, "-o", settings, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60", "start"], cancellationToken);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // pg_ctl only says "Examine the log output": put the log's last lines in the failure.
+            throw new InvalidOperationException(ex.Message + Environment.NewLine + "server.log:" + Environment.NewLine + LogTail(), ex);
+        }
+
         IsRunning = true;
+    }
+
+    /// <summary>The last lines of the server's log (empty when there is none).</summary>
+    private string LogTail()
+    {
+        var log = Path.Combine(_root, "server.log");
+        return File.Exists(log) ? string.Join(Environment.NewLine, File.ReadLines(log).TakeLast(15)) : string.Empty;
     }
 
     /// <summary><c>pg_ctl stop -m fast</c>: connections are cut, the port closes; data stays for <see cref="RestartAsync"/>.</summary>
