@@ -334,7 +334,7 @@ public sealed class LoadTestRunner(LoadTestOptions options, TextWriter progress,
             settings["Detektor:Storage:PostgresConnectionString"] = postgres;
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ApplicationName = "detektor" });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [DetektorApp.NoConfigWatch], ApplicationName = "detektor" });
         DetektorApp.AddConfiguration(builder.Configuration, new RunSettings
         {
             DataDir = Path.Combine(workDirectory, store.Name, "data"),

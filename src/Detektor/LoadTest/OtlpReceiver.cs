@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
+using Detektor.Composition;
 
 namespace Detektor.LoadTest;
 
@@ -48,7 +49,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>Starts listening on 127.0.0.1 at a port the OS picks.</summary>
     public static async Task<OtlpReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder([DetektorApp.NoConfigWatch]);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 * 1024 * 1024);
