@@ -178,68 +178,117 @@ public sealed class MotionDetector
         return isChanged;
     }
 
-    private void Downscale(ReadOnlySpan<byte> rgb24)
-    {
-        // Each analysis pixel averages a grid of samples of its f x f block: every `step`-th row and pixel (all of them
-        // when f <= 2). Half the memory traffic of a full box filter at f = 4, and still a low-pass filter.
-        var f = _factor;
-        var step = Math.Max(1, f / 2);
-        var samples = (f + step - 1) / step;
-        var rowBytes = _frameWidth * 3;
-        var usedBytes = Width * f * 3;
-        var scale = 1f / (256 * samples * samples);
-        for (var oy = 0; oy < Height; oy++)
-        {
-            // Vertical pass (vectorised): sum the sampled rows byte-wise into ushort lanes.
-            var sums = _rowSums.AsSpan(0, usedBytes);
-            sums.Clear();
-            for (var r = 0; r < f; r += step)
-            {
-                AddWidened(rgb24.Slice(((oy * f) + r) * rowBytes, usedBytes), sums);
-            }
+    private void Downscale(ReadOnlySpan<byte> rgb24) => Downscale(rgb24, _frameWidth, _factor, _rowSums, _gray, Width, Height);
 
-            // Horizontal pass: the sampled pixels of each block, then luma (BT.601 weights 77/150/29 of 256).
-            // (No bounds checks: p + 2 < usedBytes = Width * f * 3 for every ox < Width, k < f.)
-            ref var sum0 = ref MemoryMarshal.GetReference(sums);
-            ref var gray0 = ref _gray[oy * Width];
-            var pixelStride = step * 3;
-            for (var ox = 0; ox < Width; ox++)
+    /// <summary>
+    /// Box-downscales an rgb24 frame by <paramref name="factor"/> into grayscale (BT.601 weights 77/150/29 of 256). Each
+    /// analysis pixel averages a grid of samples of its f × f block: every <c>step</c>-th row and pixel, step = f / 2
+    /// (all of them when f &lt;= 2) — half the memory traffic of a full box filter at f = 4, and still a low-pass filter.
+    /// <paramref name="rowSums"/> is scratch of at least <c>width · factor · 3</c>. Public for the equivalence test against
+    /// <see cref="DownscaleScalar"/>.
+    /// </summary>
+    public static void Downscale(ReadOnlySpan<byte> rgb24, int frameWidth, int factor, Span<ushort> rowSums, Span<byte> gray, int width, int height)
+    {
+        var (step, samples, scale) = SamplingOf(factor);
+        var rowBytes = frameWidth * 3;
+        var blockBytes = factor * 3;
+        var usedBytes = width * blockBytes;
+        var pixelStride = step * 3;
+        var reach = (samples - 1) * pixelStride;
+        var sums = rowSums[..usedBytes];
+        for (var oy = 0; oy < height; oy++)
+        {
+            // One pass per sampled row, vectorised: sums[j] += row[j] + row[j + stride] + … (the block's sampled pixels).
+            // Every lane is summed, but only the first three of each block (its r, g, b) are read below: adding the
+            // horizontal samples here turns the scalar pass below into three loads per analysis pixel instead of 3·samples.
+            sums.Clear();
+            for (var r = 0; r < factor; r += step)
             {
-                int r = 0, g = 0, b = 0;
-                var p = ox * f * 3;
-                for (var k = 0; k < f; k += step, p += pixelStride)
+                var row = rgb24.Slice(((oy * factor) + r) * rowBytes, rowBytes);
+                var i = 0;
+                if (Vector.IsHardwareAccelerated)
                 {
-                    r += Unsafe.Add(ref sum0, p);
-                    g += Unsafe.Add(ref sum0, p + 1);
-                    b += Unsafe.Add(ref sum0, p + 2);
+                    var lanes = Vector<ushort>.Count;
+                    for (; i <= usedBytes - Vector<byte>.Count && i + reach + Vector<byte>.Count <= row.Length; i += Vector<byte>.Count)
+                    {
+                        var s0 = sums.Slice(i, lanes);
+                        var s1 = sums.Slice(i + lanes, lanes);
+                        // samples is 1, 2 or 3 (step = f / 2): unrolled, the loop over them cost more than it saved.
+                        Vector.Widen(new Vector<byte>(row.Slice(i)), out var lo, out var hi);
+                        if (samples > 1)
+                        {
+                            Vector.Widen(new Vector<byte>(row.Slice(i + pixelStride)), out var lo1, out var hi1);
+                            lo += lo1;
+                            hi += hi1;
+                            if (samples > 2)
+                            {
+                                Vector.Widen(new Vector<byte>(row.Slice(i + (2 * pixelStride))), out var lo2, out var hi2);
+                                lo += lo2;
+                                hi += hi2;
+                            }
+                        }
+
+                        (new Vector<ushort>(s0) + lo).CopyTo(s0);
+                        (new Vector<ushort>(s1) + hi).CopyTo(s1);
+                    }
                 }
 
-                Unsafe.Add(ref gray0, ox) = (byte)(((77 * r) + (150 * g) + (29 * b)) * scale);
+                // The tail: only the lanes that are read below.
+                for (; i < usedBytes; i++)
+                {
+                    if (i % blockBytes < 3)
+                    {
+                        for (var m = 0; m <= reach; m += pixelStride)
+                        {
+                            sums[i] += row[i + m];
+                        }
+                    }
+                }
             }
-        }
-    }
 
-    private static void AddWidened(ReadOnlySpan<byte> source, Span<ushort> sums)
-    {
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var lanes = Vector<ushort>.Count;
-            for (; i <= source.Length - Vector<byte>.Count; i += Vector<byte>.Count)
+            // Luma of each block's sums. (No bounds checks: p + 2 < usedBytes for every ox < width.)
+            ref var sum0 = ref MemoryMarshal.GetReference(sums);
+            ref var gray0 = ref MemoryMarshal.GetReference(gray.Slice(oy * width, width));
+            for (int ox = 0, p = 0; ox < width; ox++, p += blockBytes)
             {
-                Vector.Widen(new Vector<byte>(source.Slice(i)), out var lo, out var hi);
-                var s0 = sums.Slice(i, lanes);
-                var s1 = sums.Slice(i + lanes, lanes);
-                (new Vector<ushort>(s0) + lo).CopyTo(s0);
-                (new Vector<ushort>(s1) + hi).CopyTo(s1);
+                Unsafe.Add(ref gray0, ox) = Luma(Unsafe.Add(ref sum0, p), Unsafe.Add(ref sum0, p + 1), Unsafe.Add(ref sum0, p + 2), scale);
             }
         }
+    }
 
-        for (; i < source.Length; i++)
+    /// <summary>The plain reference of <see cref="Downscale(ReadOnlySpan{byte}, int, int, Span{ushort}, Span{byte}, int, int)"/> (same results, bit for bit).</summary>
+    public static void DownscaleScalar(ReadOnlySpan<byte> rgb24, int frameWidth, int factor, Span<byte> gray, int width, int height)
+    {
+        var (step, _, scale) = SamplingOf(factor);
+        for (var oy = 0; oy < height; oy++)
         {
-            sums[i] += source[i];
+            for (var ox = 0; ox < width; ox++)
+            {
+                int r = 0, g = 0, b = 0;
+                for (var dy = 0; dy < factor; dy += step)
+                {
+                    for (var dx = 0; dx < factor; dx += step)
+                    {
+                        var p = ((((oy * factor) + dy) * frameWidth) + (ox * factor) + dx) * 3;
+                        r += rgb24[p];
+                        g += rgb24[p + 1];
+                        b += rgb24[p + 2];
+                    }
+                }
+
+                gray[(oy * width) + ox] = Luma(r, g, b, scale);
+            }
         }
     }
+
+    private static (int Step, int Samples, float Scale) SamplingOf(int factor)
+    {
+        var step = Math.Max(1, factor / 2);
+        var samples = (factor + step - 1) / step;
+        return (step, samples, 1f / (256 * samples * samples));
+    }
+
+    private static byte Luma(int r, int g, int b, float scale) => (byte)(((77 * r) + (150 * g) + (29 * b)) * scale);
 
     private void FindBoxes()
     {
@@ -249,7 +298,15 @@ public sealed class MotionDetector
         {
             var row = _changed.AsSpan(y * Width, Width);
             var cellRow = (y / CellSize) * _gridWidth;
-            for (var x = 0; x < Width; x++)
+            var x = 0;
+
+            // Marks are 0 or 1 per byte: a full cell row of 8 is one 64-bit word, and its count the word's set bits.
+            for (; CellSize == sizeof(ulong) && x + CellSize <= Width; x += CellSize)
+            {
+                _cellCounts[cellRow + (x / CellSize)] += BitOperations.PopCount(MemoryMarshal.Read<ulong>(row.Slice(x)));
+            }
+
+            for (; x < Width; x++)
             {
                 _cellCounts[cellRow + (x / CellSize)] += row[x];
             }

@@ -138,6 +138,51 @@ public sealed class MotionDetectorTests
         Assert.Equal(bgB, bgA);
     }
 
+    [Theory]
+    [InlineData(640, 480, 4)] // the default: 160 wide, 2 × 2 samples per block
+    [InlineData(1280, 720, 8)]
+    [InlineData(640, 360, 5)] // odd factor: 3 × 3 samples
+    [InlineData(100, 60, 3)]
+    [InlineData(48, 32, 2)]
+    [InlineData(50, 30, 1)]
+    [InlineData(1916, 1080, 12)] // rows wider than the used part
+    public void Downscale_Vectorised_MatchesScalarBitForBit(int frameWidth, int frameHeight, int factor)
+    {
+        var frame = new byte[frameWidth * frameHeight * 3];
+        new Random(factor).NextBytes(frame);
+        int width = frameWidth / factor, height = frameHeight / factor;
+        var vectorised = new byte[width * height];
+        var scalar = new byte[width * height];
+
+        MotionDetector.Downscale(frame, frameWidth, factor, new ushort[width * factor * 3], vectorised, width, height);
+        MotionDetector.DownscaleScalar(frame, frameWidth, factor, scalar, width, height);
+
+        Assert.Equal(scalar, vectorised);
+        Assert.Contains(scalar, v => v is > 64 and < 192); // random pixels average to mid-grey, not to 0
+    }
+
+    [Fact]
+    public void Analyze_MoverInTheLastPartialCell_IsBoxedToTheFrameEdge()
+    {
+        // 684 px at factor 4 is 171 analysis pixels: 21 whole cells of 8 and one of 3 at the right edge.
+        const int width = 684;
+        var sut = new MotionDetector(width, H, new MotionOptions());
+        var still = new byte[width * H * 3];
+        Array.Fill(still, (byte)80);
+        var moving = (byte[])still.Clone();
+        for (var row = 200; row < 328; row++)
+        {
+            moving.AsSpan(((row * width) + 672) * 3, 12 * 3).Fill(240);
+        }
+
+        sut.Analyze(still);
+        sut.Analyze(moving);
+
+        var box = Assert.Single(sut.Boxes.ToArray());
+        Assert.Equal(width, box.X + box.Width, 3);
+        Assert.Equal(672, box.X, 3);
+    }
+
     [Fact]
     public void Analyze_SteadyState_AllocatesNothing()
     {
