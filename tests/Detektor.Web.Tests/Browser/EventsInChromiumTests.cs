@@ -35,7 +35,7 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
         // Filter by label through the form, as a user would.
         await sut.Page.Locator("input[name=label]").FillAsync("person");
         await sut.Page.Locator("form.filters button[type=submit]").ClickAsync();
-        await sut.Page.WaitForURLAsync("**/events?*label=person*");
+        await sut.NavigatedToAsync("**/events?*label=person*");
 
         var cards = sut.Page.Locator("[data-testid=event]");
         Assert.True(await cards.CountAsync() >= 2);
@@ -52,7 +52,7 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
         await sut.ScreenshotAsync("events");
 
         await sut.Page.Locator("[data-testid=event] a").First.ClickAsync();
-        await sut.Page.WaitForURLAsync("**/events/trk_*");
+        await sut.NavigatedToAsync("**/events/trk_*");
         await sut.Page.WaitForFunctionAsync("() => { const i = document.querySelector('[data-testid=snapshot]'); return i && i.complete && i.naturalWidth > 0; }");
         Assert.Contains("entered", await sut.Page.Locator("[data-testid=timeline] li").First.InnerTextAsync(), StringComparison.Ordinal);
         await sut.ScreenshotAsync("event");
@@ -60,7 +60,7 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
         var frame = sut.Page.Locator("[data-testid=event-frame]").First;
         var frameText = (await frame.InnerTextAsync()).Replace("frame ", string.Empty, StringComparison.Ordinal);
         await frame.ClickAsync();
-        await sut.Page.WaitForURLAsync("**/frames?q=*");
+        await sut.NavigatedToAsync("**/frames?q=*");
         Assert.Equal(frameText, await sut.Page.Locator("[data-testid=frame-id]").InnerTextAsync());
         Assert.Contains("tracker", await sut.Page.Locator("[data-testid=waterfall]").InnerTextAsync(), StringComparison.Ordinal);
 

@@ -31,19 +31,19 @@ public sealed class LoginInChromiumTests(SecuredBrowserFixture fixture) : IClass
     {
         await using var sut = await PageSession.OpenAsync(fixture);
         await sut.Page.GotoAsync("/system");
-        await sut.Page.WaitForURLAsync("**/login?returnUrl=%2Fsystem");
+        await sut.NavigatedToAsync("**/login?returnUrl=%2Fsystem");
         await sut.ScreenshotAsync("login");
 
         await sut.Page.Locator("#user").FillAsync(SecuredHostFixture.User);
         await sut.Page.Locator("#password").FillAsync("not the password");
         await sut.Page.Locator("#password").PressAsync("Enter");
-        await sut.Page.WaitForURLAsync("**/login?error=1*");
+        await sut.NavigatedToAsync("**/login?error=1*");
         Assert.Contains("wrong password", await sut.Page.Locator("[role=alert]").InnerTextAsync(), StringComparison.Ordinal);
 
         await sut.Page.Locator("#user").FillAsync(SecuredHostFixture.User);
         await sut.Page.Locator("#password").FillAsync(SecuredHostFixture.Password);
         await sut.Page.Locator("#password").PressAsync("Enter");
-        await sut.Page.WaitForURLAsync("**/system");
+        await sut.NavigatedToAsync("**/system");
         Assert.Contains(await sut.Page.Locator("[data-testid=overall-health]").InnerTextAsync(), new[] { "healthy", "degraded" });
 
         // The live image is an /api URL: the login cookie opens it too.
@@ -51,9 +51,9 @@ public sealed class LoginInChromiumTests(SecuredBrowserFixture fixture) : IClass
         await sut.Page.WaitForFunctionAsync("() => { const i = document.querySelector('img.live'); return i && i.complete && i.naturalWidth > 0; }");
 
         await sut.Page.Locator("form.logout button").ClickAsync();
-        await sut.Page.WaitForURLAsync("**/login");
+        await sut.NavigatedToAsync("**/login");
         await sut.Page.GotoAsync("/frames");
-        await sut.Page.WaitForURLAsync("**/login?returnUrl=%2Fframes");
+        await sut.NavigatedToAsync("**/login?returnUrl=%2Fframes");
 
         // The only failures the browser may log are the ones it was meant to get: none.
         sut.AssertNoErrors();

@@ -57,6 +57,19 @@ internal sealed class PageSession : IAsyncDisposable
         return new PageSession(context, await context.NewPageAsync());
     }
 
+    /// <summary>
+    /// Waits until the page is at a URL matching <paramref name="urlGlob"/> and its document is parsed. Not
+    /// <c>WaitForURLAsync</c>'s default, which also waits for the <c>load</c> lifecycle event: in CI it once waited 90 s
+    /// for a <c>load</c> of a page that had already navigated (its log shows <c>networkidle</c> firing, never <c>load</c>).
+    /// The readiness that matters is polled in the DOM instead; what a test needs after that (an image decoded, an
+    /// element present) it waits for itself.
+    /// </summary>
+    public async Task NavigatedToAsync(string urlGlob)
+    {
+        await Page.WaitForURLAsync(urlGlob, new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
+        await Page.WaitForFunctionAsync("() => document.readyState !== 'loading'");
+    }
+
     public void AssertNoErrors()
     {
         var errors = Errors;

@@ -49,7 +49,7 @@ public sealed class PagesInChromiumTests(BrowserFixture fixture) : IClassFixture
         await sut.Page.GotoAsync("/frames");
         await sut.Page.Locator("#q").FillAsync(id);
         await sut.Page.Locator("#q").PressAsync("Enter");
-        await sut.Page.WaitForURLAsync("**/frames?q=*");
+        await sut.NavigatedToAsync("**/frames?q=*");
 
         Assert.Equal(id, await sut.Page.Locator("[data-testid=frame-id]").InnerTextAsync());
         Assert.Equal("stored", await sut.Page.Locator("[data-testid=frame-state]").InnerTextAsync());
