@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Detektor.Testing;
 
@@ -12,9 +10,7 @@ namespace Detektor.Capture.Tests.Cli;
 /// </summary>
 public sealed class DetektorProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
+    private readonly DetektorChild _child;
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TempDirectory _data = new("detektor-cli");
     private int _disposed;
@@ -22,44 +18,28 @@ public sealed class DetektorProcess : IAsyncDisposable
     private DetektorProcess(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory)
     {
         Port = FreePort.Next();
-        var info = new ProcessStartInfo("dotnet")
+        string[] run = ["run", "--urls", $"http://127.0.0.1:{Port}", "--data-dir", _data.Combine("data")];
+
+        // These tests are about capture: detection (models pulled from npm) is off unless a test turns it on.
+        var settings = new Dictionary<string, string?> { ["Detektor__Detection__Enabled"] = "false" };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? _data.Path,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "detektor.dll"));
-        info.ArgumentList.Add("run");
-        info.ArgumentList.Add("--urls");
-        info.ArgumentList.Add($"http://127.0.0.1:{Port}");
-        info.ArgumentList.Add("--data-dir");
-        info.ArgumentList.Add(_data.Combine("data"));
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
+            settings[key] = value;
         }
 
         // The child must not inherit settings that would change what is tested.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("Detektor__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("OTEL_", StringComparison.Ordinal)).ToList())
-        {
-            info.Environment.Remove(key);
-        }
-
-        // These tests are about capture: detection (models pulled from npm) is off unless a test turns it on.
-        info.Environment["Detektor__Detection__Enabled"] = "false";
-
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[key] = value;
-        }
-
-        _process = new Process { StartInfo = info };
-        _process.OutputDataReceived += (_, e) => OnLine(_stdout, e.Data, isStdout: true);
-        _process.ErrorDataReceived += (_, e) => OnLine(_stderr, e.Data, isStdout: false);
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _child = DetektorChild.Start(
+            run.Concat(arguments),
+            workingDirectory ?? _data.Path,
+            settings,
+            removeInherited: static k => k.StartsWith("Detektor__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("OTEL_", StringComparison.Ordinal),
+            onLine: (line, isStdout) =>
+            {
+                if (isStdout && line.StartsWith("Detektor is running at", StringComparison.Ordinal))
+                {
+                    _running.TrySetResult();
+                }
+            });
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -67,27 +47,9 @@ public sealed class DetektorProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public string Stdout
-    {
-        get
-        {
-            lock (_stdout)
-            {
-                return _stdout.ToString();
-            }
-        }
-    }
+    public string Stdout => _child.Stdout;
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stderr => _child.Stderr;
 
     /// <summary>Lines written on stderr.</summary>
     public IReadOnlyList<string> StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -106,30 +68,15 @@ public sealed class DetektorProcess : IAsyncDisposable
         return (exitCode, process);
     }
 
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"detektor did not exit within {timeout.TotalSeconds:0} s. stdout: {Stdout} stderr: {Stderr}");
-        }
-
-        _process.WaitForExit(); // flush the redirected output
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => _child.WaitForExitAsync(timeout);
 
     /// <summary>Waits until detektor says it is running (its API answers).</summary>
     public async Task WaitUntilRunningAsync()
     {
-        var exited = _process.WaitForExitAsync();
-        var first = await Task.WhenAny(_running.Task, exited, Task.Delay(TimeSpan.FromSeconds(90)));
+        var first = await Task.WhenAny(_running.Task, _child.Exited, Task.Delay(TimeSpan.FromSeconds(90)));
         if (first != _running.Task)
         {
-            throw new InvalidOperationException($"detektor is not running (exited: {exited.IsCompleted}). stdout: {Stdout} stderr: {Stderr}");
+            throw new InvalidOperationException($"detektor is not running (exited: {_child.HasExited}). stdout: {Stdout} stderr: {Stderr}");
         }
     }
 
@@ -147,31 +94,7 @@ public sealed class DetektorProcess : IAsyncDisposable
         }
 
         Client.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
+        await _child.DisposeAsync();
         _data.Dispose();
-    }
-
-    private void OnLine(StringBuilder into, string? line, bool isStdout)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (into)
-        {
-            into.AppendLine(line);
-        }
-
-        if (isStdout && line.StartsWith("Detektor is running at", StringComparison.Ordinal))
-        {
-            _running.TrySetResult();
-        }
     }
 }

@@ -1,78 +1,36 @@
-using System.Diagnostics;
-using System.Text;
+using Detektor.Testing;
 
 namespace Detektor.Tests.Cli;
 
 /// <summary>Runs the real <c>detektor</c> program (the built detektor.dll next to the tests) as a child process.</summary>
 internal sealed class DetektorProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
+    private readonly DetektorChild _child;
 
-    private DetektorProcess(Process process)
-    {
-        _process = process;
-        process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-    }
+    private DetektorProcess(DetektorChild child) => _child = child;
 
-    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "detektor.dll");
+    public static string DllPath => DetektorChild.DllPath;
 
-    public string StdOut
-    {
-        get
-        {
-            lock (_stdout)
-            {
-                return _stdout.ToString();
-            }
-        }
-    }
+    public string StdOut => _child.Stdout;
 
-    public string StdErr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string StdErr => _child.Stderr;
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _child.HasExited;
 
-    public int ExitCode => _process.ExitCode;
+    public int ExitCode => _child.ExitCode;
 
     public static DetektorProcess Start(params string[] args) => StartWithEnvironment(new Dictionary<string, string>(), args);
 
     public static DetektorProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        info.ArgumentList.Add(DllPath);
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["Detektor__Hosting__JsonLogs"] = "false";
         // These tests are about the foundation; detection (model pull, processors) is tested in Detektor.Detection.Tests.
-        info.Environment["Detektor__Detection__Enabled"] = "false";
+        var settings = new Dictionary<string, string?> { ["Detektor__Detection__Enabled"] = "false" };
         foreach (var (key, value) in environment)
         {
-            info.Environment[key] = value;
+            settings[key] = value;
         }
 
-        return new DetektorProcess(Process.Start(info)!);
+        return new DetektorProcess(DetektorChild.Start(args, Path.GetTempPath(), settings));
     }
 
     /// <summary>Runs to completion and returns (exit code, stdout, stderr).</summary>
@@ -82,47 +40,12 @@ internal sealed class DetektorProcess : IAsyncDisposable
     public static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan timeout, params string[] args)
     {
         await using var p = Start(args);
-        using var cts = new CancellationTokenSource(timeout);
-        await p._process.WaitForExitAsync(cts.Token);
-        p._process.WaitForExit(); // flush the async readers
-        return (p.ExitCode, p.StdOut, p.StdErr);
+        var code = await p._child.WaitForExitAsync(timeout);
+        return (code, p.StdOut, p.StdErr);
     }
 
     /// <summary>Sends SIGTERM (graceful stop) and waits.</summary>
-    public async Task<int> StopAsync()
-    {
-        if (!_process.HasExited)
-        {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync();
-        }
+    public Task<int> StopAsync() => _child.StopAsync();
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _process.WaitForExitAsync(timeout.Token);
-        return _process.ExitCode;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-    }
-
-    private static void Append(StringBuilder target, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (target)
-        {
-            target.AppendLine(line);
-        }
-    }
+    public ValueTask DisposeAsync() => _child.DisposeAsync();
 }

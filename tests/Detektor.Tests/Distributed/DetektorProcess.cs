@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Detektor.Testing;
 
@@ -13,14 +11,12 @@ namespace Detektor.Tests.Distributed;
 /// </summary>
 public sealed class DetektorProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly Lock _outputLock = new();
+    private readonly DetektorChild _child;
     private readonly TempDirectory _dir;
 
-    private DetektorProcess(Process process, TempDirectory dir, int port, string name)
+    private DetektorProcess(DetektorChild child, TempDirectory dir, int port, string name)
     {
-        _process = process;
+        _child = child;
         _dir = dir;
         Port = port;
         Name = name;
@@ -36,63 +32,36 @@ public sealed class DetektorProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    public int ProcessId => _process.Id;
+    public int ProcessId => _child.Id;
 
     /// <summary>The instance id the process gives itself (host-pid): the prefix of its bus consumer names.</summary>
-    public string InstanceId => string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName.ToLowerInvariant()}-{_process.Id}");
+    public string InstanceId => string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName.ToLowerInvariant()}-{_child.Id}");
 
     public HttpClient Http { get; }
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _child.HasExited;
 
-    public string Output
-    {
-        get
-        {
-            lock (_outputLock)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _child.Output;
 
     /// <summary>Starts <c>detektor run {arguments}</c> with <c>--urls</c> and <c>--data-dir</c> added, and these environment variables.</summary>
     public static DetektorProcess Start(string name, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "detektor.dll");
-        RequiredTool.RequireFile(dll, "build src/Detektor (the test project references it)");
         var dir = new TempDirectory("detektor-proc-" + name);
         var port = FreePort.Next();
-        var start = new ProcessStartInfo("dotnet")
+        string[] run = ["run", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), "--data-dir", dir.Combine("data")];
+        var settings = new Dictionary<string, string?>
         {
-            WorkingDirectory = dir.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["DOTNET_gcServer"] = "0",
+            // These tests are about the bus: detection (models pulled from npm, several processors) is off unless a test turns it on.
+            ["Detektor__Detection__Enabled"] = "false",
         };
-        foreach (var arg in new[] { dll, "run", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), "--data-dir", dir.Combine("data") }
-                     .Concat(arguments))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["Detektor__Hosting__JsonLogs"] = "false";
-        start.Environment["DOTNET_gcServer"] = "0";
-        // These tests are about the bus: detection (models pulled from npm, several processors) is off unless a test turns it on.
-        start.Environment["Detektor__Detection__Enabled"] = "false";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
-            start.Environment[key] = value;
+            settings[key] = value;
         }
 
-        var process = new Process { StartInfo = start };
-        var result = new DetektorProcess(process, dir, port, name);
-        process.OutputDataReceived += (_, e) => result.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => result.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return result;
+        var child = DetektorChild.Start(run.Concat(arguments), dir.Path, settings, linePrefix: name + ": ", maxChars: 200_000);
+        return new DetektorProcess(child, dir, port, name);
     }
 
     /// <summary>Waits until <c>/ready</c> answers 200.</summary>
@@ -100,9 +69,9 @@ public sealed class DetektorProcess : IAsyncDisposable
         Eventually.WaitAsync(
             async () =>
             {
-                if (_process.HasExited)
+                if (_child.HasExited)
                 {
-                    throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
+                    throw new InvalidOperationException($"{Name} exited with {_child.ExitCode}:\n{Output}");
                 }
 
                 try
@@ -134,59 +103,19 @@ public sealed class DetektorProcess : IAsyncDisposable
     /// <summary>SIGTERM, then waits for a clean exit (hosted services drain, exporters flush).</summary>
     public async Task StopAsync()
     {
-        if (_process.HasExited)
+        if (!_child.HasExited)
         {
-            return;
+            await _child.StopAsync();
         }
-
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _process.WaitForExitAsync(timeout.Token);
     }
 
     /// <summary>kill -9: no shutdown code runs, nothing is flushed or handed back.</summary>
-    public async Task KillAsync()
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
-
-        _process.Kill();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _process.WaitForExitAsync(timeout.Token);
-    }
+    public Task KillAsync() => _child.KillAsync();
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
+        await _child.DisposeAsync();
         Http.Dispose();
         _dir.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_outputLock)
-        {
-            if (_output.Length < 200_000)
-            {
-                _output.Append(Name).Append(": ").AppendLine(line);
-            }
-        }
     }
 }
