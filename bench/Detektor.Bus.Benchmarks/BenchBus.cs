@@ -18,6 +18,8 @@ internal static class BenchBus
     public static async Task<IHost> StartAsync(Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        // The lifecycle spill lives under the data directory: a temp one, not ./data of wherever the benchmark runs.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Detektor:DataDir"] = DataDir });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddSingleton(new ServiceIdentity("detektor-bench", instanceId: "bench"));
         builder.Services.AddMetrics();
@@ -27,6 +29,8 @@ internal static class BenchBus
         await host.StartAsync();
         return host;
     }
+
+    private static readonly string DataDir = Directory.CreateTempSubdirectory("detektor-bench-bus").FullName;
 
     private static long _micros = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
 
