@@ -55,9 +55,11 @@ public sealed class DemoEventsTests
         var traceId = detail.RootElement.GetProperty("events")[0].GetProperty("trace_id").GetString()!;
         var journey = await Eventually.WaitAsync(
             async () => JsonDocument.Parse(await http.GetStringAsync($"api/v1/frames/{frameId}", TestContext.Current.CancellationToken)).RootElement.Clone(),
-            j => j.GetProperty("state").GetString() == "stored",
+            // Stored, and with the tracker's event: lifecycle events travel on their own topic and may land just after
+            // the result's "stored".
+            j => j.GetProperty("state").GetString() == "stored" && j.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("stage").GetString() == "tracker"),
             TimeSpan.FromSeconds(30),
-            "the journey of the event's frame");
+            "the journey of the event's frame, with its tracker event");
         var metrics = await http.GetStringAsync("metrics", TestContext.Current.CancellationToken);
         await detektor.StopAsync();
 

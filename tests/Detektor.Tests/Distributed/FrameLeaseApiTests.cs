@@ -96,8 +96,11 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
                 using var doc = await LeaseApp.JsonAsync(response);
                 return doc.RootElement.Clone();
             },
+            // The lifecycle events travel on their own topic and may land just after the result's "stored": wait for
+            // the last of them too, not only for the state.
             j => j.TryGetProperty("state", out var s) && s.GetString() == "stored" &&
-                 j.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("type").GetString() == "detected"),
+                 j.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("type").GetString() == "detected") &&
+                 j.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("type").GetString() == "processing_completed"),
             TimeSpan.FromSeconds(30),
             "the externally processed frame in the store");
         var types = journey.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()).ToList();
