@@ -4,8 +4,8 @@
 # Serves an H.264 clip over RTSP on loopback (Debian gst-rtsp-server, tests/Detektor.Testing/rtsp-server.py), then runs,
 # side by side and pulling the same URL:
 #   A. `detektor run --camera bench=URL` (all roles: capture, processing, SQLite store, API), and
-#   B. bare `ffmpeg` with the same input and output options detektor's ffmpeg gets (same size, rate, rgb24 on a pipe; the
-#      pipe is drained by `cat`, which is not counted).
+#   B. bare `ffmpeg` with the same input and output options detektor's ffmpeg gets (same size, rate and pixel format on a
+#      pipe; the pipe is drained by `cat`, which is not counted).
 # After a warm-up it samples utime+stime from /proc/<pid>/stat of detektor + its ffmpeg child, and of the bare ffmpeg and
 # its `cat`, for a fixed time, and prints CPU seconds of each and two ratios (goal: <= 1.10): A ÷ (ffmpeg + cat) — both
 # sides decode and hand every frame's bytes to a process that reads them, which is what capture is — and A ÷ ffmpeg alone.
@@ -16,10 +16,12 @@
 # With --capture-only, A is bench/Detektor.CaptureBench instead: the capture role alone (camera worker, in-process bus, a
 # consumer that releases every frame) — what capture itself costs, without processing, storage and API.
 #
-#   bench/capture-cpu.sh [--capture-only] [--seconds 30] [--warmup 60] [--width 640] [--height 480] [--fps 10] [--clip FILE] [-- extra args]
+# --pix-fmt picks Detektor:Capture:PixelFormat for both sides: yuv420p (the default since ADR 0008) or rgb24.
+#
+#   bench/capture-cpu.sh [--capture-only] [--seconds 30] [--warmup 60] [--width 640] [--height 480] [--fps 10] [--pix-fmt yuv420p] [--clip FILE] [-- extra args]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-seconds=30 warmup=60 width=640 height=480 fps=10 capture_only=0
+seconds=30 warmup=60 width=640 height=480 fps=10 capture_only=0 pix_fmt=yuv420p
 clip="${DETEKTOR_FOOTAGE:-$root/.cache/footage}/vtest.mp4"
 extra=()
 while (($#)); do
@@ -30,6 +32,7 @@ while (($#)); do
     --width) width="$2"; shift 2 ;;
     --height) height="$2"; shift 2 ;;
     --fps) fps="$2"; shift 2 ;;
+    --pix-fmt) pix_fmt="$2"; shift 2 ;;
     --clip) clip="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -73,13 +76,13 @@ if ((capture_only)); then
   what="the capture role alone (bench/Detektor.CaptureBench)"
   dotnet "$bench_dll" --Detektor:CommandLineCameras:0:Name=bench "--Detektor:CommandLineCameras:0:Url=$url" \
     "--Detektor:CommandLineCameras:0:Width=$width" "--Detektor:CommandLineCameras:0:Height=$height" \
-    "--Detektor:CommandLineCameras:0:Fps=$fps" "${extra[@]}" > "$work/detektor.log" 2>&1 &
+    "--Detektor:CommandLineCameras:0:Fps=$fps" "--Detektor:Capture:PixelFormat=$pix_fmt" "${extra[@]}" > "$work/detektor.log" 2>&1 &
 else
   what="detektor run (all roles)"
   dotnet "$dll" run --urls "http://127.0.0.1:$api_port" --data-dir "$work/data" --camera "bench=$url" \
     --set "Detektor:Hosting:JsonLogs=false" \
     --set "Detektor:CommandLineCameras:0:Width=$width" --set "Detektor:CommandLineCameras:0:Height=$height" \
-    --set "Detektor:CommandLineCameras:0:Fps=$fps" "${extra[@]}" > "$work/detektor.log" 2>&1 &
+    --set "Detektor:CommandLineCameras:0:Fps=$fps" --set "Detektor:Capture:PixelFormat=$pix_fmt" "${extra[@]}" > "$work/detektor.log" 2>&1 &
 fi
 detektor=$!
 pids+=($detektor)
@@ -93,7 +96,7 @@ cat "$work/bare.fifo" > /dev/null &
 reader=$!
 pids+=($reader)
 ffmpeg -hide_banner -nostdin -nostats -loglevel warning -rtsp_transport tcp -timeout 15000000 -i "$url" \
-  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt rgb24 -f rawvideo pipe:1 2> "$work/bare.log" > "$work/bare.fifo" &
+  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt "$pix_fmt" -f rawvideo pipe:1 2> "$work/bare.log" > "$work/bare.fifo" &
 bare=$!
 pids+=($bare)
 
@@ -111,7 +114,7 @@ d1=$(cpu_ticks "$detektor"); c1=$(cpu_ticks "$child"); b1=$(cpu_ticks "$bare"); 
 frames1=$(frames)
 [[ "$(pgrep -P "$detektor" ffmpeg | head -1)" == "$child" ]] || echo "warning: detektor's ffmpeg was restarted during the measurement"
 
-echo "A = $what"
+echo "A = $what; pixel format $pix_fmt"
 python3 - "$tck" "$seconds" "$d0" "$d1" "$c0" "$c1" "$b0" "$b1" "$r0" "$r1" "$frames0" "$frames1" "$width" "$height" "$fps" <<'PY'
 import sys
 tck, secs, d0, d1, c0, c1, b0, b1, r0, r1, f0, f1, w, h, fps = map(float, sys.argv[1:])

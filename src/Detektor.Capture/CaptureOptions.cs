@@ -34,6 +34,13 @@ public sealed class CaptureOptions
     /// </summary>
     public string? DemoUrl { get; set; }
 
+    /// <summary>
+    /// The pixel format ffmpeg hands frames over in: <c>yuv420p</c> (default: what decoders produce, half the bytes of
+    /// rgb24, and ffmpeg does not convert — about half of its CPU per frame) or <c>rgb24</c>. Consumers that need rgb24
+    /// (the detector, snapshots, JPEG) convert; see ADR 0008.
+    /// </summary>
+    public string PixelFormat { get; set; } = Core.Frames.PixelFormats.Yuv420p;
+
     /// <summary>Motion scoring at capture.</summary>
     public MotionOptions Motion { get; set; } = new();
 

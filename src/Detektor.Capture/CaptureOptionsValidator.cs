@@ -15,7 +15,7 @@ namespace Detektor.Capture;
 /// </summary>
 public sealed class CaptureOptionsValidator : IValidateOptions<CaptureOptions>
 {
-    public static readonly IReadOnlyList<string> CaptureKeys = ["FfmpegPath", "StallTimeoutSeconds", "ConnectTimeoutSeconds", "DemoCamera", "DemoUrl", "Motion"];
+    public static readonly IReadOnlyList<string> CaptureKeys = ["FfmpegPath", "StallTimeoutSeconds", "ConnectTimeoutSeconds", "DemoCamera", "DemoUrl", "PixelFormat", "Motion"];
 
     public static readonly IReadOnlyList<string> MotionKeys = ["Enabled", "AnalysisWidth", "PixelThreshold", "BackgroundRate", "ScoreThreshold", "MinBoxArea", "MaxBoxes"];
 
@@ -54,6 +54,11 @@ public sealed class CaptureOptionsValidator : IValidateOptions<CaptureOptions>
         if (double.IsNaN(options.ConnectTimeoutSeconds) || options.ConnectTimeoutSeconds is < 1 or > 600)
         {
             errors.Add($"{section}:ConnectTimeoutSeconds: {Num(options.ConnectTimeoutSeconds)} is out of range; allowed 1 to 600.");
+        }
+
+        if (!PixelFormats.Capture.Contains(options.PixelFormat, StringComparer.Ordinal))
+        {
+            errors.Add($"{section}:PixelFormat: '{options.PixelFormat}' is not allowed; use {string.Join(" or ", PixelFormats.Capture)}.");
         }
 
         errors.AddRange(ValidateMotion($"{section}:Motion", options.Motion));

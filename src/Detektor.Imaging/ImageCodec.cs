@@ -92,6 +92,31 @@ public static class ImageCodec
         return stream.ToArray();
     }
 
+    /// <summary>Encodes a frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p, converted first) as a JPEG into <paramref name="output"/>.</summary>
+    public static void EncodeJpeg(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, Stream output, int quality = 85)
+    {
+        var rgb = Yuv420p.AsRgb24(pixels, pixelFormat, width, height, out var rented);
+        try
+        {
+            EncodeJpeg(rgb[..(width * height * 3)], width, height, output, quality);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Encodes a frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p) as a JPEG.</summary>
+    public static byte[] EncodeJpeg(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, int quality = 85)
+    {
+        using var stream = new MemoryStream();
+        EncodeJpeg(pixels, pixelFormat, width, height, stream, quality);
+        return stream.ToArray();
+    }
+
     internal static void RgbaToRgb(ReadOnlySpan<byte> rgba, Span<byte> rgb)
     {
         var pixels = rgb.Length / 3;

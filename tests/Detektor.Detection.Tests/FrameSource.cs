@@ -33,11 +33,21 @@ public static class FrameSource
         return new RgbImage(width, height, bytes);
     }
 
-    private static byte[] Run(int frames, int width, int height, params string[] input)
+    /// <summary>One frame of <paramref name="footage"/> as capture hands it over by default: yuv420p.</summary>
+    public static byte[] VideoFrameYuv(string footage, double seconds, int width, int height)
+    {
+        var bytes = RunAs("yuv420p", 1, width, height, "-ss", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", Footage.Get(footage));
+        Assert.True(bytes.Length == width * height * 3 / 2, $"ffmpeg gave {bytes.Length} bytes");
+        return bytes;
+    }
+
+    private static byte[] Run(int frames, int width, int height, params string[] input) => RunAs("rgb24", frames, width, height, input);
+
+    private static byte[] RunAs(string pixelFormat, int frames, int width, int height, params string[] input)
     {
         var ffmpeg = RequiredTool.Find("ffmpeg");
         var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true };
-        var output = new[] { "-frames:v", frames.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", $"{width}x{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1" };
+        var output = new[] { "-frames:v", frames.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", $"{width}x{height}", "-f", "rawvideo", "-pix_fmt", pixelFormat, "pipe:1" };
         foreach (var arg in new[] { "-hide_banner", "-loglevel", "error" }.Concat(input).Concat(output))
         {
             start.ArgumentList.Add(arg);

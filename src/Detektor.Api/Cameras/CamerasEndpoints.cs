@@ -53,7 +53,7 @@ public static class CamerasEndpoints
         var jpeg = new MemoryStream(capacity: info.Width * info.Height / 4);
         try
         {
-            ImageCodec.EncodeJpeg(pixels.Span, info.Width, info.Height, jpeg, SnapshotQuality);
+            ImageCodec.EncodeJpeg(pixels.Span, info.PixelFormat, info.Width, info.Height, jpeg, SnapshotQuality);
         }
         finally
         {

@@ -79,9 +79,9 @@ public static partial class FrameLeaseEndpoints
         }
 
         var pixels = Single(q, "pixels", errors) ?? "raw";
-        if (pixels is not ("raw" or "jpeg" or "none"))
+        if (pixels is not ("raw" or "rgb24" or "jpeg" or "none"))
         {
-            errors.Add("pixels", "must be raw, jpeg or none.");
+            errors.Add("pixels", "must be raw, rgb24, jpeg or none.");
         }
 
         if (errors.Any)
@@ -315,14 +315,33 @@ public sealed record LeasedFrameResponse(
         PixelsResponse? data = null;
         if (pixels != "none" && message.Pixels is { } buffer)
         {
-            data = pixels == "jpeg" && metadata.PixelFormat == PixelFormats.Rgb24
-                ? new PixelsResponse("jpeg", metadata.PixelFormat, metadata.Width, metadata.Height, ImageCodec.EncodeJpeg(buffer.Span, metadata.Width, metadata.Height))
-                : new PixelsResponse("raw", metadata.PixelFormat, metadata.Width, metadata.Height, buffer.Span.ToArray());
+            var convertible = PixelFormats.Capture.Contains(metadata.PixelFormat);
+            data = pixels switch
+            {
+                "jpeg" when convertible => new PixelsResponse("jpeg", metadata.PixelFormat, metadata.Width, metadata.Height, ImageCodec.EncodeJpeg(buffer.Span, metadata.PixelFormat, metadata.Width, metadata.Height)),
+                "rgb24" when convertible => new PixelsResponse("raw", PixelFormats.Rgb24, metadata.Width, metadata.Height, Rgb24Copy(buffer.Span, metadata)),
+                _ => new PixelsResponse("raw", metadata.PixelFormat, metadata.Width, metadata.Height, buffer.Span.ToArray()),
+            };
         }
 
         return new LeasedFrameResponse(
             lease.FrameId, metadata.CameraId, lease.Delivery.DeliveryCount, lease.Delivery.EnqueuedAt, lease.LeasedAt, lease.ExpiresAt,
             TraceContextPropagation.ToTraceParent(metadata.Trace.ToActivityContext()), metadata, data);
+    }
+
+    private static byte[] Rgb24Copy(ReadOnlySpan<byte> pixels, FrameMetadata metadata)
+    {
+        var rgb = new byte[metadata.Width * metadata.Height * 3];
+        if (metadata.PixelFormat == PixelFormats.Yuv420p)
+        {
+            Yuv420p.ToRgb24(pixels, metadata.Width, metadata.Height, rgb);
+        }
+        else
+        {
+            pixels[..rgb.Length].CopyTo(rgb);
+        }
+
+        return rgb;
     }
 }
 

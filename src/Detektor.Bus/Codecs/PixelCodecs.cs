@@ -46,12 +46,12 @@ public sealed class JpegPixelCodec(int quality) : IPixelCodec
 
     public ReadOnlyMemory<byte> Encode(FrameBuffer pixels, FrameMetadata metadata)
     {
-        if (!string.Equals(metadata.PixelFormat, PixelFormats.Rgb24, StringComparison.Ordinal))
+        if (!PixelFormats.Capture.Contains(metadata.PixelFormat))
         {
-            throw new NotSupportedException($"JPEG encoding needs rgb24 pixels, not {metadata.PixelFormat}.");
+            throw new NotSupportedException($"JPEG encoding needs rgb24 or yuv420p pixels, not {metadata.PixelFormat}.");
         }
 
-        return ImageCodec.EncodeJpeg(pixels.Span, metadata.Width, metadata.Height, quality);
+        return ImageCodec.EncodeJpeg(pixels.Span, metadata.PixelFormat, metadata.Width, metadata.Height, quality);
     }
 
     public FrameBuffer Decode(ReadOnlySpan<byte> data, FrameMetadata metadata, FrameBufferPool pool)
@@ -62,8 +62,17 @@ public sealed class JpegPixelCodec(int quality) : IPixelCodec
             throw new InvalidDataException($"The JPEG is {image.Width}x{image.Height} but the metadata says {metadata.Width}x{metadata.Height}.");
         }
 
-        var buffer = pool.Rent(image.Pixels.Length);
-        image.Pixels.CopyTo(buffer.Span);
+        // Back into the frame's own format: consumers read the metadata's pixel format and size.
+        var buffer = pool.Rent(PixelFormats.FrameBytes(metadata.PixelFormat, image.Width, image.Height));
+        if (metadata.PixelFormat == PixelFormats.Yuv420p)
+        {
+            Yuv420p.FromRgb24(image.Pixels, image.Width, image.Height, buffer.Span);
+        }
+        else
+        {
+            image.Pixels.CopyTo(buffer.Span);
+        }
+
         return buffer;
     }
 }

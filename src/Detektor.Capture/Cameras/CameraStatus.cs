@@ -254,7 +254,9 @@ public sealed class CameraStatus : IDisposable
 }
 
 /// <summary>What is known about the latest frame besides its pixels.</summary>
-public sealed record LatestFrameInfo(int Width, int Height, DateTimeOffset CaptureTime, long Sequence, double? MotionScore, IReadOnlyList<BoundingBox>? MotionBoxes);
+public sealed record LatestFrameInfo(
+    int Width, int Height, DateTimeOffset CaptureTime, long Sequence, double? MotionScore, IReadOnlyList<BoundingBox>? MotionBoxes,
+    string PixelFormat = Core.Frames.PixelFormats.Rgb24);
 
 /// <summary>All cameras of this process.</summary>
 public sealed class CameraRegistry : IDisposable

@@ -33,8 +33,6 @@ namespace Detektor.Capture.Cameras;
 /// </summary>
 public sealed class CameraWorker
 {
-    private const int PixelBytes = 3;
-
     private readonly CameraStatus _status;
     private readonly CaptureOptions _options;
     private readonly IFrameBus _bus;
@@ -76,7 +74,7 @@ public sealed class CameraWorker
         _logger = logger;
         if (options.Motion.Enabled)
         {
-            _motion = new MotionDetector(Camera.Width, Camera.Height, options.Motion);
+            _motion = new MotionDetector(Camera.Width, Camera.Height, options.Motion, options.PixelFormat);
         }
     }
 
@@ -153,10 +151,10 @@ public sealed class CameraWorker
     /// <summary>One ffmpeg process, from start to its end. Returns how it ended, why (masked), and how long it streamed.</summary>
     private async Task<(ConnectionEnd End, string Detail, TimeSpan StreamedFor)> RunConnectionAsync(CancellationToken stoppingToken)
     {
-        var frameSize = Camera.Width * Camera.Height * PixelBytes;
+        var frameSize = PixelFormats.FrameBytes(_options.PixelFormat, Camera.Width, Camera.Height);
         var stallTimeout = _options.StallTimeoutFor(Camera);
         var connectTimeout = _options.ConnectTimeoutFor(Camera);
-        var arguments = FfmpegArguments.Build(Camera, stallTimeout + TimeSpan.FromSeconds(5));
+        var arguments = FfmpegArguments.Build(Camera, stallTimeout + TimeSpan.FromSeconds(5), _options.PixelFormat);
         var stderr = new FfmpegStderr(Camera.Name, _logger, _time, OnDecodeErrors);
         _motion?.Reset();
 
@@ -316,14 +314,14 @@ public sealed class CameraWorker
             CaptureTime = captureTime,
             Width = Camera.Width,
             Height = Camera.Height,
-            PixelFormat = PixelFormats.Rgb24,
+            PixelFormat = _options.PixelFormat,
             SizeBytes = buffer.Length,
             Sequence = sequence,
             Trace = trace,
             MotionScore = motionScore,
             MotionBoxes = motionBoxes,
         };
-        _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes));
+        _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes, _options.PixelFormat));
         _telemetry.RecordFrame(Camera.Name);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
         if (_gate is not null && !_gate.TryAdmit(Camera.Name))

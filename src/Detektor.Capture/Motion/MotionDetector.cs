@@ -1,12 +1,14 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Detektor.Core.Frames;
 using Detektor.Core.Messages;
 
 namespace Detektor.Capture.Motion;
 
 /// <summary>
-/// A cheap motion score for one camera's rgb24 frames: the frame is box-downscaled to a small grayscale image, compared
+/// A cheap motion score for one camera's frames (rgb24, or yuv420p whose Y plane is used as it is): the frame is
+/// box-downscaled to a small grayscale image, compared
 /// with a running-average background, and the share of pixels that differ by more than a threshold is the score. Changed
 /// pixels are grouped on a coarse grid into motion boxes (frame coordinates). All buffers are allocated once: analysing a
 /// frame allocates nothing. Vectorised (<see cref="Vector{T}"/>) where the work is.
@@ -23,6 +25,8 @@ public sealed class MotionDetector
     private readonly int _frameWidth;
     private readonly int _frameHeight;
     private readonly int _factor;
+    private readonly int _channels;
+    private readonly int _frameBytes;
     private readonly ushort[] _rowSums;
     private readonly byte[] _gray;
     private readonly short[] _background;
@@ -37,7 +41,11 @@ public sealed class MotionDetector
     private int _boxCount;
     private bool _hasBackground;
 
-    public MotionDetector(int frameWidth, int frameHeight, MotionOptions options)
+    /// <param name="frameWidth">Frame width.</param>
+    /// <param name="frameHeight">Frame height.</param>
+    /// <param name="options">Motion options.</param>
+    /// <param name="pixelFormat">rgb24 (luma from R, G, B) or yuv420p (its Y plane, rescaled from limited range).</param>
+    public MotionDetector(int frameWidth, int frameHeight, MotionOptions options, string pixelFormat = PixelFormats.Rgb24)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(frameWidth, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(frameHeight, 16);
@@ -47,7 +55,14 @@ public sealed class MotionDetector
         _factor = Math.Clamp(frameWidth / Math.Max(16, options.AnalysisWidth), 1, 255);
         Width = frameWidth / _factor;
         Height = frameHeight / _factor;
-        _rowSums = new ushort[Width * _factor * 3];
+        _channels = pixelFormat switch
+        {
+            PixelFormats.Rgb24 => 3,
+            PixelFormats.Yuv420p => 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(pixelFormat), pixelFormat, "Motion needs rgb24 or yuv420p frames."),
+        };
+        _frameBytes = PixelFormats.FrameBytes(pixelFormat, frameWidth, frameHeight);
+        _rowSums = new ushort[Width * _factor * _channels];
         _gray = new byte[Width * Height];
         _background = new short[Width * Height];
         _changed = new byte[Width * Height];
@@ -80,13 +95,21 @@ public sealed class MotionDetector
     }
 
     /// <summary>
-    /// Scores one frame (rgb24, the size given at construction) and updates the background. Returns the share of changed
-    /// pixels in [0, 1], or null for the first frame after construction or <see cref="Reset"/> (no background yet).
+    /// Scores one frame (of the format and size given at construction) and updates the background. Returns the share of
+    /// changed pixels in [0, 1], or null for the first frame after construction or <see cref="Reset"/> (no background yet).
     /// </summary>
-    public double? Analyze(ReadOnlySpan<byte> rgb24)
+    public double? Analyze(ReadOnlySpan<byte> pixels)
     {
-        ArgumentOutOfRangeException.ThrowIfNotEqual(rgb24.Length, _frameWidth * _frameHeight * 3);
-        Downscale(rgb24);
+        ArgumentOutOfRangeException.ThrowIfNotEqual(pixels.Length, _frameBytes);
+        if (_channels == 3)
+        {
+            Downscale(pixels, _frameWidth, _factor, _rowSums, _gray, Width, Height);
+        }
+        else
+        {
+            DownscaleLuma(pixels[..(_frameWidth * _frameHeight)], _frameWidth, _factor, _rowSums, _gray, Width, Height);
+        }
+
         _boxCount = 0;
         if (!_hasBackground)
         {
@@ -178,8 +201,6 @@ public sealed class MotionDetector
         return isChanged;
     }
 
-    private void Downscale(ReadOnlySpan<byte> rgb24) => Downscale(rgb24, _frameWidth, _factor, _rowSums, _gray, Width, Height);
-
     /// <summary>
     /// Box-downscales an rgb24 frame by <paramref name="factor"/> into grayscale (BT.601 weights 77/150/29 of 256). Each
     /// analysis pixel averages a grid of samples of its f × f block: every <c>step</c>-th row and pixel, step = f / 2
@@ -187,24 +208,35 @@ public sealed class MotionDetector
     /// <paramref name="rowSums"/> is scratch of at least <c>width · factor · 3</c>. Public for the equivalence test against
     /// <see cref="DownscaleScalar"/>.
     /// </summary>
-    public static void Downscale(ReadOnlySpan<byte> rgb24, int frameWidth, int factor, Span<ushort> rowSums, Span<byte> gray, int width, int height)
+    public static void Downscale(ReadOnlySpan<byte> rgb24, int frameWidth, int factor, Span<ushort> rowSums, Span<byte> gray, int width, int height) =>
+        Downscale(rgb24, frameWidth, 3, factor, rowSums, gray, width, height);
+
+    /// <summary>
+    /// The same for the Y plane of a yuv420p frame (limited range, 16–235, stretched to 0–255 so that
+    /// <see cref="MotionOptions.PixelThreshold"/> means the same as with rgb24). <paramref name="rowSums"/> is scratch of at
+    /// least <c>width · factor</c>. Public for the equivalence test against <see cref="DownscaleLumaScalar"/>.
+    /// </summary>
+    public static void DownscaleLuma(ReadOnlySpan<byte> luma, int frameWidth, int factor, Span<ushort> rowSums, Span<byte> gray, int width, int height) =>
+        Downscale(luma, frameWidth, 1, factor, rowSums, gray, width, height);
+
+    private static void Downscale(ReadOnlySpan<byte> pixels, int frameWidth, int channels, int factor, Span<ushort> rowSums, Span<byte> gray, int width, int height)
     {
         var (step, samples, scale) = SamplingOf(factor);
-        var rowBytes = frameWidth * 3;
-        var blockBytes = factor * 3;
+        var rowBytes = frameWidth * channels;
+        var blockBytes = factor * channels;
         var usedBytes = width * blockBytes;
-        var pixelStride = step * 3;
+        var pixelStride = step * channels;
         var reach = (samples - 1) * pixelStride;
         var sums = rowSums[..usedBytes];
         for (var oy = 0; oy < height; oy++)
         {
             // One pass per sampled row, vectorised: sums[j] += row[j] + row[j + stride] + … (the block's sampled pixels).
-            // Every lane is summed, but only the first three of each block (its r, g, b) are read below: adding the
-            // horizontal samples here turns the scalar pass below into three loads per analysis pixel instead of 3·samples.
+            // Every lane is summed, but only the first pixel of each block (its r, g, b, or its y) is read below: adding the
+            // horizontal samples here turns the scalar pass below into one load per channel per analysis pixel.
             sums.Clear();
             for (var r = 0; r < factor; r += step)
             {
-                var row = rgb24.Slice(((oy * factor) + r) * rowBytes, rowBytes);
+                var row = pixels.Slice(((oy * factor) + r) * rowBytes, rowBytes);
                 var i = 0;
                 if (Vector.IsHardwareAccelerated)
                 {
@@ -236,7 +268,7 @@ public sealed class MotionDetector
                 // The tail: only the lanes that are read below.
                 for (; i < usedBytes; i++)
                 {
-                    if (i % blockBytes < 3)
+                    if (i % blockBytes < channels)
                     {
                         for (var m = 0; m <= reach; m += pixelStride)
                         {
@@ -246,12 +278,44 @@ public sealed class MotionDetector
                 }
             }
 
-            // Luma of each block's sums. (No bounds checks: p + 2 < usedBytes for every ox < width.)
+            // Gray of each block's sums. (No bounds checks: p + channels - 1 < usedBytes for every ox < width.)
             ref var sum0 = ref MemoryMarshal.GetReference(sums);
             ref var gray0 = ref MemoryMarshal.GetReference(gray.Slice(oy * width, width));
-            for (int ox = 0, p = 0; ox < width; ox++, p += blockBytes)
+            if (channels == 3)
             {
-                Unsafe.Add(ref gray0, ox) = Luma(Unsafe.Add(ref sum0, p), Unsafe.Add(ref sum0, p + 1), Unsafe.Add(ref sum0, p + 2), scale);
+                for (int ox = 0, p = 0; ox < width; ox++, p += blockBytes)
+                {
+                    Unsafe.Add(ref gray0, ox) = Luma(Unsafe.Add(ref sum0, p), Unsafe.Add(ref sum0, p + 1), Unsafe.Add(ref sum0, p + 2), scale);
+                }
+            }
+            else
+            {
+                for (int ox = 0, p = 0; ox < width; ox++, p += blockBytes)
+                {
+                    Unsafe.Add(ref gray0, ox) = FullRange(Unsafe.Add(ref sum0, p), scale);
+                }
+            }
+        }
+    }
+
+    /// <summary>The plain reference of <see cref="DownscaleLuma"/> (same results, bit for bit).</summary>
+    public static void DownscaleLumaScalar(ReadOnlySpan<byte> luma, int frameWidth, int factor, Span<byte> gray, int width, int height)
+    {
+        var (step, _, scale) = SamplingOf(factor);
+        for (var oy = 0; oy < height; oy++)
+        {
+            for (var ox = 0; ox < width; ox++)
+            {
+                var sum = 0;
+                for (var dy = 0; dy < factor; dy += step)
+                {
+                    for (var dx = 0; dx < factor; dx += step)
+                    {
+                        sum += luma[((((oy * factor) + dy) * frameWidth) + (ox * factor) + dx)];
+                    }
+                }
+
+                gray[(oy * width) + ox] = FullRange(sum, scale);
             }
         }
     }
@@ -289,6 +353,9 @@ public sealed class MotionDetector
     }
 
     private static byte Luma(int r, int g, int b, float scale) => (byte)(((77 * r) + (150 * g) + (29 * b)) * scale);
+
+    /// <summary>The mean of a block's Y samples (<paramref name="scale"/> is 1 / (256 · samples²)), from 16–235 to 0–255.</summary>
+    private static byte FullRange(int sum, float scale) => (byte)Math.Clamp((int)(((sum * 256 * scale) - 16) * (255f / 219f)), 0, 255);
 
     private void FindBoxes()
     {

@@ -158,13 +158,29 @@ public sealed class FrameMetadata : IEquatable<FrameMetadata>
 /// <summary>Pixel formats Detektor reads from ffmpeg (ffmpeg's own names).</summary>
 public static class PixelFormats
 {
+    /// <summary>Packed 8-bit R, G, B: <c>width × height × 3</c> bytes.</summary>
     public const string Rgb24 = "rgb24";
+
+    /// <summary>
+    /// Planar 4:2:0 YUV (BT.601, limited range, as ffmpeg scales to it): the Y plane (<c>width × height</c>), then U and V
+    /// at half the width and height each — <c>width × height × 3 / 2</c> bytes, even sizes only. What decoders produce, so
+    /// ffmpeg does not convert, and half the bytes of rgb24 through the pipe, the pool and the bus (ADR 0008).
+    /// </summary>
+    public const string Yuv420p = "yuv420p";
+
+    /// <summary>8-bit luma only: <c>width × height</c> bytes.</summary>
     public const string Gray = "gray";
 
-    public static int BytesPerPixel(string format) => format switch
+    /// <summary>The formats capture can produce (<c>Detektor:Capture:PixelFormat</c>).</summary>
+    public static readonly IReadOnlyList<string> Capture = [Yuv420p, Rgb24];
+
+    /// <summary>Bytes of one frame of <paramref name="format"/>; throws for an unknown format or odd sizes of yuv420p.</summary>
+    public static int FrameBytes(string format, int width, int height) => format switch
     {
-        Rgb24 => 3,
-        Gray => 1,
-        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Supported pixel formats: rgb24, gray."),
+        Rgb24 => width * height * 3,
+        Gray => width * height,
+        Yuv420p when width % 2 == 0 && height % 2 == 0 => width * height * 3 / 2,
+        Yuv420p => throw new ArgumentException($"yuv420p needs even sizes, not {width}x{height}.", nameof(width)),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Supported pixel formats: rgb24, yuv420p, gray."),
     };
 }

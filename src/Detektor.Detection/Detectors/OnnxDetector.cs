@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Detektor.Core.Frames;
 using Detektor.Core.Messages;
 using Detektor.Detection.Decoding;
 using Detektor.Detection.Inference;
@@ -58,14 +59,25 @@ public abstract class OnnxDetector : IDisposable
     public DetectionTiming Detect(ReadOnlySpan<byte> rgb24, int width, int height, DetectRequest request, List<Core.Messages.Detection> output) =>
         Detect(rgb24, width, height, new PixelRect(0, 0, width, height), request, output);
 
-    /// <summary>Detects in <paramref name="region"/> of the frame; boxes come back in frame pixels.</summary>
-    public DetectionTiming Detect(ReadOnlySpan<byte> rgb24, int width, int height, PixelRect region, DetectRequest request, List<Core.Messages.Detection> output)
+    /// <summary>Detects in <paramref name="region"/> of an rgb24 frame; boxes come back in frame pixels.</summary>
+    public DetectionTiming Detect(ReadOnlySpan<byte> rgb24, int width, int height, PixelRect region, DetectRequest request, List<Core.Messages.Detection> output) =>
+        Detect(rgb24, PixelFormats.Rgb24, width, height, region, request, output);
+
+    /// <summary>Detects in the whole frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p).</summary>
+    public DetectionTiming Detect(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, DetectRequest request, List<Core.Messages.Detection> output) =>
+        Detect(pixels, pixelFormat, width, height, new PixelRect(0, 0, width, height), request, output);
+
+    /// <summary>
+    /// Detects in <paramref name="region"/> of a frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p, converted row by
+    /// row while the letterbox samples it); boxes come back in frame pixels.
+    /// </summary>
+    public DetectionTiming Detect(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, PixelRect region, DetectRequest request, List<Core.Messages.Detection> output)
     {
         var workspace = Rent();
         try
         {
             var start = Stopwatch.GetTimestamp();
-            var transform = workspace.Letterbox.Fill(rgb24, width, height, region, workspace.Buffers.Inputs[0]);
+            var transform = workspace.Letterbox.Fill(pixels, pixelFormat, width, height, region, workspace.Buffers.Inputs[0]);
             var preprocessed = Stopwatch.GetTimestamp();
             Session.Run(workspace.Buffers);
             var inferred = Stopwatch.GetTimestamp();

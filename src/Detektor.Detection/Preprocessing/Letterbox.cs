@@ -1,4 +1,6 @@
 using System.Numerics;
+using Detektor.Core.Frames;
+using Detektor.Imaging;
 
 namespace Detektor.Detection.Preprocessing;
 
@@ -80,12 +82,27 @@ public sealed class Letterbox
     public LetterboxTransform Fill(ReadOnlySpan<byte> rgb24, int width, int height, Span<float> tensor) =>
         Fill(rgb24, width, height, new PixelRect(0, 0, width, height), tensor);
 
-    /// <summary>Fills <paramref name="tensor"/> from <paramref name="roi"/> of the frame (clipped to it).</summary>
-    public LetterboxTransform Fill(ReadOnlySpan<byte> rgb24, int width, int height, PixelRect roi, Span<float> tensor)
+    /// <summary>Fills <paramref name="tensor"/> from <paramref name="roi"/> of an rgb24 frame (clipped to it).</summary>
+    public LetterboxTransform Fill(ReadOnlySpan<byte> rgb24, int width, int height, PixelRect roi, Span<float> tensor) =>
+        Fill(rgb24, PixelFormats.Rgb24, width, height, roi, tensor);
+
+    /// <summary>
+    /// Fills <paramref name="tensor"/> from <paramref name="roi"/> of a frame of <paramref name="pixelFormat"/> (clipped to
+    /// it). A yuv420p frame is converted to rgb24 one source row at a time, only the rows and columns the resampling reads:
+    /// no whole-frame conversion.
+    /// </summary>
+    public LetterboxTransform Fill(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, PixelRect roi, Span<float> tensor)
     {
-        if (rgb24.Length < width * height * 3)
+        var yuv = pixelFormat switch
         {
-            throw new ArgumentException($"{width}x{height} rgb24 needs {width * height * 3} bytes, got {rgb24.Length}.", nameof(rgb24));
+            PixelFormats.Rgb24 => false,
+            PixelFormats.Yuv420p => true,
+            _ => throw new NotSupportedException($"Detection needs rgb24 or yuv420p pixels, not {pixelFormat}."),
+        };
+        var needed = PixelFormats.FrameBytes(pixelFormat, width, height);
+        if (pixels.Length < needed)
+        {
+            throw new ArgumentException($"{width}x{height} {pixelFormat} needs {needed} bytes, got {pixels.Length}.", nameof(pixels));
         }
 
         if (tensor.Length != TensorLength)
@@ -104,8 +121,8 @@ public sealed class Letterbox
         var rowFloats = _scaledWidth * 3;
         for (var oy = 0; oy < _scaledHeight; oy++)
         {
-            var a = Row(rgb24, width, _y0[oy]);
-            var b = Row(rgb24, width, _y1[oy]);
+            var a = Row(pixels, yuv, width, height, _y0[oy]);
+            var b = Row(pixels, yuv, width, height, _y1[oy]);
             var wy = _wy[oy];
             var ty = _padY + oy;
             if (_layout == TensorLayout.Nhwc)
@@ -179,6 +196,9 @@ public sealed class Letterbox
 
     private bool _planar;
 
+    /// <summary>Scratch: one source row converted from yuv420p.</summary>
+    private byte[] _rgbRow = [];
+
     private static void Resize<T>(ref T[] array, int length)
     {
         if (array.Length != length)
@@ -206,7 +226,7 @@ public sealed class Letterbox
     }
 
     /// <summary>Source row <paramref name="y"/> resampled horizontally and normalised (interleaved or planar).</summary>
-    private Span<float> Row(ReadOnlySpan<byte> rgb24, int width, int y)
+    private Span<float> Row(ReadOnlySpan<byte> pixels, bool yuv, int width, int height, int y)
     {
         var slot = y & 1;
         var row = _rows[slot];
@@ -216,7 +236,23 @@ public sealed class Letterbox
         }
 
         _rowTags[slot] = y;
-        var src = rgb24.Slice(y * width * 3, width * 3);
+        ReadOnlySpan<byte> src;
+        if (yuv)
+        {
+            if (_rgbRow.Length != width * 3)
+            {
+                _rgbRow = new byte[width * 3];
+            }
+
+            var roi = _geometry.Roi;
+            Yuv420p.ToRgb24Row(pixels, width, height, y, roi.X, roi.X + roi.Width, _rgbRow);
+            src = _rgbRow;
+        }
+        else
+        {
+            src = pixels.Slice(y * width * 3, width * 3);
+        }
+
         var scale = _norm.Scale;
         var offset = _norm.Offset;
         var n = _scaledWidth;

@@ -63,17 +63,17 @@ public sealed class FaceDetectionProcessor(DetectorRuntime runtime, DetectionTel
     private DetectionTiming Detect(FaceDetector detector, FrameContext frame, List<Core.Messages.Detection>? people)
     {
         var pixels = FramePixels.Require(frame);
-        var (width, height) = (frame.Metadata.Width, frame.Metadata.Height);
+        var (format, width, height) = (frame.Metadata.PixelFormat, frame.Metadata.Width, frame.Metadata.Height);
         if (people is null)
         {
-            return detector.Detect(pixels, width, height, _request, frame.Detections);
+            return detector.Detect(pixels, format, width, height, _request, frame.Detections);
         }
 
         var firstFace = frame.Detections.Count;
         var total = default(DetectionTiming);
         foreach (var person in people)
         {
-            var t = detector.Detect(pixels, width, height, HeadRegion(person.Box), _request, frame.Detections);
+            var t = detector.Detect(pixels, format, width, height, HeadRegion(person.Box), _request, frame.Detections);
             total = new DetectionTiming(total.Preprocess + t.Preprocess, total.Inference + t.Inference, total.Postprocess + t.Postprocess);
         }
 

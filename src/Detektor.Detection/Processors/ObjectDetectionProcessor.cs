@@ -39,7 +39,7 @@ public sealed class ObjectDetectionProcessor(DetectorRuntime runtime, DetectionT
         var request = _requests.GetOrAdd(frame.Metadata.CameraId, Request, (_options, detector.Labels));
         var before = frame.Detections.Count;
         var (timing, wait) = await runtime.Lanes.RunAsync(
-            static s => s.detector.Detect(FramePixels.Require(s.frame), s.frame.Metadata.Width, s.frame.Metadata.Height, s.request, s.frame.Detections),
+            static s => s.detector.Detect(FramePixels.Require(s.frame), s.frame.Metadata.PixelFormat, s.frame.Metadata.Width, s.frame.Metadata.Height, s.request, s.frame.Detections),
             (detector, frame, request),
             cancellationToken);
         telemetry.Record(ProcessorName, detector.Provider, timing, wait);
@@ -76,7 +76,10 @@ public sealed class ObjectDetectionProcessor(DetectorRuntime runtime, DetectionT
 /// <summary>Shared checks of the detection processors.</summary>
 internal static class FramePixels
 {
-    /// <summary>The frame's rgb24 pixels; throws (the frame fails, with the reason) when there are none or another format.</summary>
+    /// <summary>
+    /// The frame's pixels (rgb24 or yuv420p, what the detector reads); throws (the frame fails, with the reason) when there are
+    /// none, another format, or too few bytes.
+    /// </summary>
     public static ReadOnlySpan<byte> Require(FrameContext frame)
     {
         var metadata = frame.Metadata;
@@ -85,15 +88,16 @@ internal static class FramePixels
             throw new InvalidOperationException("The frame carries no pixels (a bus without pixel transport); detection needs them.");
         }
 
-        if (metadata.PixelFormat != PixelFormats.Rgb24)
+        if (!PixelFormats.Capture.Contains(metadata.PixelFormat))
         {
-            throw new NotSupportedException($"Detection needs rgb24 pixels; the frame is {metadata.PixelFormat}.");
+            throw new NotSupportedException($"Detection needs {string.Join(" or ", PixelFormats.Capture)} pixels; the frame is {metadata.PixelFormat}.");
         }
 
         var span = pixels.Span;
-        if (span.Length < metadata.Width * metadata.Height * 3)
+        var needed = PixelFormats.FrameBytes(metadata.PixelFormat, metadata.Width, metadata.Height);
+        if (span.Length < needed)
         {
-            throw new InvalidOperationException($"The frame holds {span.Length} bytes, {metadata.Width}x{metadata.Height} rgb24 needs {metadata.Width * metadata.Height * 3}.");
+            throw new InvalidOperationException($"The frame holds {span.Length} bytes, {metadata.Width}x{metadata.Height} {metadata.PixelFormat} needs {needed}.");
         }
 
         return span;

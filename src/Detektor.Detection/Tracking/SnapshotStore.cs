@@ -1,3 +1,4 @@
+using Detektor.Core.Frames;
 using Detektor.Core.Messages;
 using Detektor.Imaging;
 using Microsoft.Extensions.Configuration;
@@ -41,7 +42,14 @@ public sealed class SnapshotStore
     /// Writes the frame (rgb24) with <paramref name="box"/> drawn as the object's snapshot; returns the relative path.
     /// The frame's pixels are copied first: they belong to the pipeline.
     /// </summary>
-    public string Write(string cameraId, string objectId, ReadOnlySpan<byte> rgb24, int width, int height, BoundingBox box)
+    public string Write(string cameraId, string objectId, ReadOnlySpan<byte> rgb24, int width, int height, BoundingBox box) =>
+        Write(cameraId, objectId, rgb24, PixelFormats.Rgb24, width, height, box);
+
+    /// <summary>
+    /// Writes the frame (rgb24, or yuv420p converted) with <paramref name="box"/> drawn as the object's snapshot; returns the
+    /// relative path. The frame's pixels are copied (or converted) first: they belong to the pipeline.
+    /// </summary>
+    public string Write(string cameraId, string objectId, ReadOnlySpan<byte> frame, string pixelFormat, int width, int height, BoundingBox box)
     {
         var relative = RelativePath(cameraId, objectId);
         var path = Path.Combine(Directory, relative);
@@ -50,7 +58,15 @@ public sealed class SnapshotStore
         try
         {
             var pixels = copy.AsSpan(0, width * height * 3);
-            rgb24[..pixels.Length].CopyTo(pixels);
+            if (pixelFormat == PixelFormats.Yuv420p)
+            {
+                Yuv420p.ToRgb24(frame, width, height, pixels);
+            }
+            else
+            {
+                frame[..pixels.Length].CopyTo(pixels);
+            }
+
             BoxDrawing.DrawBox(pixels, width, height, box, BoxDrawing.Rgb.Green, Math.Max(2, width / 320));
             var temp = path + ".tmp";
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))

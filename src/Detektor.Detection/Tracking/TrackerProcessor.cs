@@ -173,14 +173,14 @@ public sealed class TrackerProcessor : FrameProcessor
     private string? TryWriteSnapshot(FrameContext frame, string objectId, BoundingBox box)
     {
         var metadata = frame.Metadata;
-        if (frame.Pixels is not { } pixels || metadata.PixelFormat != PixelFormats.Rgb24)
+        if (frame.Pixels is not { } pixels || !PixelFormats.Capture.Contains(metadata.PixelFormat))
         {
             return null;
         }
 
         try
         {
-            return _snapshots.Write(metadata.CameraId, objectId, pixels.Span, metadata.Width, metadata.Height, box);
+            return _snapshots.Write(metadata.CameraId, objectId, pixels.Span, metadata.PixelFormat, metadata.Width, metadata.Height, box);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using Detektor.Core.Frames;
 using Detektor.Processing.Pipeline;
 
 namespace Detektor.Processing.Processors;
@@ -18,7 +19,9 @@ public sealed class SampleProcessor : FrameProcessor
     {
         if (frame.Pixels is { } pixels)
         {
-            var brightness = MeanByte(pixels.Span);
+            // yuv420p: the Y plane is the brightness (limited range); rgb24: the mean of every byte.
+            var plane = frame.Metadata.PixelFormat == PixelFormats.Yuv420p ? pixels.Span[..(frame.Metadata.Width * frame.Metadata.Height)] : pixels.Span;
+            var brightness = MeanByte(plane);
             frame.Metadata.Tags["brightness"] = brightness.ToString("0.#", CultureInfo.InvariantCulture);
             if (frame.Activity is { IsAllDataRequested: true } span)
             {

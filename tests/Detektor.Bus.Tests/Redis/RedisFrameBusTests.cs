@@ -153,6 +153,43 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Publish_JpegEncodingOfAYuv420pFrame_ArrivesAsYuv420pCloseToTheOriginal()
+    {
+        var (host, _, _) = await StartAsync(new() { ["Detektor:Bus:Redis:PixelEncoding"] = "jpeg", ["Detektor:Bus:Redis:JpegQuality"] = "90" });
+        await using var _ = host;
+        await using var consumer = host.Bus.Subscribe(Topics.Frames, "processors", "c1");
+        var template = Frame("cam1", 1).Metadata;
+        var rgb = new byte[Width * Height * 3];
+        for (var i = 0; i < rgb.Length; i += 3)
+        {
+            var (x, y) = ((i / 3) % Width, (i / 3) / Width);
+            (rgb[i], rgb[i + 1], rgb[i + 2]) = ((byte)(x * 4), (byte)(y * 5), 128);
+        }
+
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, Width, Height)];
+        Imaging.Yuv420p.FromRgb24(rgb, Width, Height, yuv);
+        var metadata = new FrameMetadata
+        {
+            FrameId = template.FrameId, CameraId = template.CameraId, CaptureTime = template.CaptureTime, Width = Width, Height = Height,
+            PixelFormat = PixelFormats.Yuv420p, SizeBytes = yuv.Length, Sequence = 1, Trace = template.Trace,
+        };
+
+        await host.Bus.PublishAsync(Topics.Frames, new FrameMessage(metadata, FrameBuffer.Wrap(yuv)), TestContext.Current.CancellationToken);
+        var got = Assert.Single(await ReadAsync(consumer, 1)).Message;
+
+        Assert.Equal(PixelFormats.Yuv420p, got.Metadata.PixelFormat);
+        var decoded = got.Pixels!.Span;
+        Assert.Equal(yuv.Length, decoded.Length);
+        var error = 0L;
+        for (var i = 0; i < yuv.Length; i++)
+        {
+            error += Math.Abs(yuv[i] - decoded[i]);
+        }
+
+        Assert.True(error / (double)yuv.Length < 3, $"mean absolute error {error / (double)yuv.Length:0.00}");
+    }
+
+    [Fact]
     public async Task Publish_TrimsFramesAConsumerHeldWhenItDied_TheyAreRecordedDroppedWhenReclaimed()
     {
         var (host, _, _) = await StartAsync(new() { ["Detektor:Bus:FramesCapacity"] = "4" });

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Detektor.Capture.Cameras;
+using Detektor.Core.Frames;
 using Detektor.Testing;
 
 namespace Detektor.Capture.Tests.Cameras;
@@ -8,14 +9,20 @@ namespace Detektor.Capture.Tests.Cameras;
 public sealed class CameraWorkerRtspTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("tcp")]
-    [InlineData("udp")]
-    public async Task Rtsp_ServerStreaming_DeliversFramesOfConfiguredSize(string transport)
+    [InlineData("tcp", "yuv420p", 320 * 240 * 3 / 2)] // the default
+    [InlineData("udp", "yuv420p", 320 * 240 * 3 / 2)]
+    [InlineData("tcp", "rgb24", 320 * 240 * 3)]
+    public async Task Rtsp_ServerStreaming_DeliversFramesOfConfiguredSize(string transport, string pixelFormat, int frameBytes)
     {
         await using var server = RtspServer.Create(new RtspSource.Mp4File(Footage.Get("vtest.mp4")));
         await server.StartAsync();
         var settings = CaptureHarness.Settings(("cam", server.Url));
         settings["Detektor:Cameras:0:Transport"] = transport;
+        if (pixelFormat != PixelFormats.Yuv420p)
+        {
+            settings["Detektor:Capture:PixelFormat"] = pixelFormat;
+        }
+
         await using var sut = await CaptureHarness.StartAsync(settings);
 
         await sut.WaitForFramesAsync("cam", 10);
@@ -25,7 +32,8 @@ public sealed class CameraWorkerRtspTests(ITestOutputHelper output)
         {
             Assert.Equal(320, f.Width);
             Assert.Equal(240, f.Height);
-            Assert.Equal(320 * 240 * 3, f.SizeBytes);
+            Assert.Equal(pixelFormat, f.PixelFormat);
+            Assert.Equal(frameBytes, f.SizeBytes);
         });
         Assert.Equal(Enumerable.Range(1, frames.Count).Select(i => (long)i), frames.Select(f => f.Sequence));
         Assert.Equal(CameraState.Streaming, sut.Camera("cam").State);

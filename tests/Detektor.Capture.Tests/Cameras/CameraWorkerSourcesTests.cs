@@ -19,7 +19,7 @@ public sealed class CameraWorkerSourcesTests
 
         Assert.Equal(0, sut.Camera("clip").Reconnects);
         Assert.Equal(CameraState.Streaming, sut.Camera("clip").State);
-        Assert.All(sut.Frames.Of("clip"), f => Assert.Equal(320 * 240 * 3, f.SizeBytes));
+        Assert.All(sut.Frames.Of("clip"), f => Assert.Equal(320 * 240 * 3 / 2, f.SizeBytes));
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class CameraWorkerSourcesTests
 
         await sut.WaitForFramesAsync("mjpeg", 10);
 
-        Assert.All(sut.Frames.Of("mjpeg"), f => Assert.Equal(320 * 240 * 3, f.SizeBytes));
+        Assert.All(sut.Frames.Of("mjpeg"), f => Assert.Equal(320 * 240 * 3 / 2, f.SizeBytes));
         Assert.Contains("/video.mjpg", http.Requests);
     }
 
@@ -99,7 +99,7 @@ public sealed class CameraWorkerSourcesTests
 
         await sut.WaitForFramesAsync("hls", 10);
 
-        Assert.All(sut.Frames.Of("hls"), f => Assert.Equal(320 * 240 * 3, f.SizeBytes));
+        Assert.All(sut.Frames.Of("hls"), f => Assert.Equal(320 * 240 * 3 / 2, f.SizeBytes));
         Assert.Contains(http.Requests, r => r.EndsWith(".ts", StringComparison.Ordinal));
     }
 

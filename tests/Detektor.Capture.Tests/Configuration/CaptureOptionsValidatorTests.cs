@@ -107,6 +107,18 @@ public sealed class CaptureOptionsValidatorTests
             sut);
     }
 
+    [Theory]
+    [InlineData("bgr24")]
+    [InlineData("RGB24")]
+    [InlineData("")]
+    public void Validate_UnsupportedPixelFormat_OneLineNamingTheKey(string format) =>
+        Assert.Equal(
+            [$"Detektor:Capture:PixelFormat: '{format}' is not allowed; use yuv420p or rgb24."],
+            Validate(new CaptureOptions { PixelFormat = format, DemoCamera = false }));
+
+    [Fact]
+    public void Defaults_PixelFormatIsYuv420p() => Assert.Equal("yuv420p", new CaptureOptions().PixelFormat);
+
     [Fact]
     public void Validate_UnsupportedDemoUrl_Named() =>
         Assert.StartsWith(
@@ -156,7 +168,7 @@ public sealed class CaptureOptionsValidatorTests
             [
                 "Detektor:Cameras:1:Loop: 'sometimes' is not true or false.",
                 "Detektor:Capture:Motion:Treshold: unknown key; allowed: Enabled, AnalysisWidth, PixelThreshold, BackgroundRate, ScoreThreshold, MinBoxArea, MaxBoxes.",
-                "Detektor:Capture:StallTimeout: unknown key; allowed: FfmpegPath, StallTimeoutSeconds, ConnectTimeoutSeconds, DemoCamera, DemoUrl, Motion.",
+                "Detektor:Capture:StallTimeout: unknown key; allowed: FfmpegPath, StallTimeoutSeconds, ConnectTimeoutSeconds, DemoCamera, DemoUrl, PixelFormat, Motion.",
                 "Detektor:Cameras:0:Fsp: unknown key; allowed: Name, Url, Enabled, Width, Height, Fps, Transport, Loop, InputArgs.",
             ],
             ex.Failures);

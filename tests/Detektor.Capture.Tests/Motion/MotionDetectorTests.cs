@@ -1,4 +1,6 @@
 using Detektor.Capture.Motion;
+using Detektor.Core.Frames;
+using Detektor.Imaging;
 
 namespace Detektor.Capture.Tests.Motion;
 
@@ -159,6 +161,67 @@ public sealed class MotionDetectorTests
 
         Assert.Equal(scalar, vectorised);
         Assert.Contains(scalar, v => v is > 64 and < 192); // random pixels average to mid-grey, not to 0
+    }
+
+    [Theory]
+    [InlineData(640, 480, 4)]
+    [InlineData(1280, 720, 8)]
+    [InlineData(640, 360, 5)]
+    [InlineData(100, 60, 3)]
+    [InlineData(48, 32, 2)]
+    [InlineData(50, 30, 1)]
+    [InlineData(1916, 1080, 12)]
+    public void DownscaleLuma_Vectorised_MatchesScalarBitForBit(int frameWidth, int frameHeight, int factor)
+    {
+        var luma = new byte[frameWidth * frameHeight];
+        new Random(factor).NextBytes(luma);
+        int width = frameWidth / factor, height = frameHeight / factor;
+        var vectorised = new byte[width * height];
+        var scalar = new byte[width * height];
+
+        MotionDetector.DownscaleLuma(luma, frameWidth, factor, new ushort[width * factor], vectorised, width, height);
+        MotionDetector.DownscaleLumaScalar(luma, frameWidth, factor, scalar, width, height);
+
+        Assert.Equal(scalar, vectorised);
+        Assert.Contains(scalar, v => v is > 64 and < 192);
+    }
+
+    [Fact]
+    public void Analyze_Yuv420pOfTheSameFrames_ScoresAndBoxesAsRgb24()
+    {
+        // The same scenes through both formats (converted as ffmpeg would): the Y plane is stretched to full range, so
+        // the threshold means the same and the scores agree.
+        var rgb = new MotionDetector(W, H, new MotionOptions());
+        var yuv = new MotionDetector(W, H, new MotionOptions(), PixelFormats.Yuv420p);
+        var background = Frame(60);
+        Square(background, 40, 40, 100, 140); // texture that stays
+        var moved = (byte[])background.Clone();
+        Square(moved, 320, 240, 64, 250);
+        Square(moved, 480, 80, 48, 20);
+
+        double? last = null;
+        foreach (var frame in new[] { background, background, moved })
+        {
+            var yuvFrame = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, W, H)];
+            Yuv420p.FromRgb24(frame, W, H, yuvFrame);
+            var expected = rgb.Analyze(frame);
+            last = yuv.Analyze(yuvFrame);
+            Assert.Equal(expected.HasValue, last.HasValue);
+            Assert.Equal(expected ?? 0, last ?? 0, 4);
+        }
+
+        Assert.Equal(((64.0 * 64) + (48.0 * 48)) / (W * H), last!.Value, 4);
+        Assert.Equal(rgb.Boxes.ToArray(), yuv.Boxes.ToArray());
+        Assert.Equal(2, yuv.Boxes.Length);
+    }
+
+    [Fact]
+    public void Analyze_WrongFrameSizeForTheFormat_Throws()
+    {
+        var sut = new MotionDetector(W, H, new MotionOptions(), PixelFormats.Yuv420p);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => sut.Analyze(Frame(10))); // rgb24-sized
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MotionDetector(W, H, new MotionOptions(), PixelFormats.Gray));
     }
 
     [Fact]

@@ -21,6 +21,40 @@ public sealed class ObjectDetectorTests(ModelsFixture models) : IDisposable
     }
 
     [Fact]
+    public void Detect_Yuv420pFrame_SameAsItsRgb24ConversionAndCloseToFfmpegsRgb24()
+    {
+        const int w = 768, h = 576;
+        var yuv = FrameSource.VideoFrameYuv("vtest.avi", 5, w, h);
+        var converted = new byte[w * h * 3];
+        Yuv420p.ToRgb24(yuv, w, h, converted);
+        var request = Request();
+
+        var fromYuv = new List<Core.Messages.Detection>();
+        _sut.Value.Detect(yuv, Core.Frames.PixelFormats.Yuv420p, w, h, request, fromYuv);
+        var fromConverted = Detect(_sut.Value, new RgbImage(w, h, converted), request);
+        var fromFfmpeg = Detect(_sut.Value, FrameSource.VideoFrame("vtest.avi", 5, w, h), request);
+
+        // The letterbox converts row by row exactly as the whole-frame conversion does: the same tensor, the same result.
+        Assert.Equal(fromConverted.Select(d => (d.Label, d.Confidence, d.Box)), fromYuv.Select(d => (d.Label, d.Confidence, d.Box)));
+        // Against ffmpeg's own rgb24 of that instant (its scaler rounds and upsamples chroma its own way): the same people
+        // and car, in the same places.
+        var summary = $"yuv: {string.Join("; ", fromYuv.Select(d => $"{d.Label} {d.Confidence:0.00} {d.Box}"))} | ffmpeg rgb24: {string.Join("; ", fromFfmpeg.Select(d => $"{d.Label} {d.Confidence:0.00} {d.Box}"))}";
+        Assert.True(fromYuv.Count(d => d.Label == "person") >= 4, summary);
+        foreach (var d in fromFfmpeg.Where(d => d.Confidence >= 0.45f))
+        {
+            Assert.True(fromYuv.Any(y => y.Label == d.Label && Iou(y.Box, d.Box) > 0.8), $"no match for {d.Label} {d.Confidence:0.00} {d.Box}; {summary}");
+        }
+    }
+
+    private static double Iou(Core.Messages.BoundingBox a, Core.Messages.BoundingBox b)
+    {
+        var x = Math.Max(0, Math.Min(a.Right, b.Right) - Math.Max(a.X, b.X));
+        var y = Math.Max(0, Math.Min(a.Bottom, b.Bottom) - Math.Max(a.Y, b.Y));
+        var inter = x * y;
+        return inter / ((a.Width * a.Height) + (b.Width * b.Height) - inter);
+    }
+
+    [Fact]
     public void Detect_VtestFrameAt5s_FindsAtLeastFourPersonsAndACar()
     {
         var frame = FrameSource.VideoFrame("vtest.avi", 5, 768, 576);

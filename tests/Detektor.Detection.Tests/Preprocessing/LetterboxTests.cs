@@ -21,6 +21,39 @@ public class LetterboxTests
         return rgb;
     }
 
+    [Theory]
+    [InlineData(64, 48, 0, 0, 64, 48, TensorLayout.Nhwc)]
+    [InlineData(64, 48, 0, 0, 64, 48, TensorLayout.Nchw)]
+    [InlineData(100, 60, 37, 11, 30, 30, TensorLayout.Nchw)] // a region starting on an odd column and row
+    [InlineData(30, 90, 0, 0, 30, 90, TensorLayout.Nhwc)] // upscaled
+    public void Fill_Yuv420p_SameTensorAsFromItsRgb24Conversion(int width, int height, int x, int y, int w, int h, TensorLayout layout)
+    {
+        var yuv = new byte[Core.Frames.PixelFormats.FrameBytes(Core.Frames.PixelFormats.Yuv420p, width, height)];
+        new Random(width).NextBytes(yuv);
+        var rgb = new byte[width * height * 3];
+        Imaging.Yuv420p.ToRgb24(yuv, width, height, rgb);
+        var region = new PixelRect(x, y, w, h);
+        var fromRgb = new float[new Letterbox(40, 40, layout, PixelNormalization.Symmetric).TensorLength];
+        var fromYuv = new float[fromRgb.Length];
+
+        new Letterbox(40, 40, layout, PixelNormalization.Symmetric).Fill(rgb, width, height, region, fromRgb);
+        var sut = new Letterbox(40, 40, layout, PixelNormalization.Symmetric);
+        sut.Fill(yuv, Core.Frames.PixelFormats.Yuv420p, width, height, region, fromYuv);
+
+        Assert.Equal(fromRgb, fromYuv);
+        Assert.Contains(fromYuv, v => v != fromYuv[0]);
+    }
+
+    [Fact]
+    public void Fill_UnsupportedOrShortFrame_ClearErrors()
+    {
+        var sut = new Letterbox(8, 8, TensorLayout.Nhwc, PixelNormalization.Symmetric);
+        var tensor = new float[sut.TensorLength];
+
+        Assert.Contains("not gray", Assert.Throws<NotSupportedException>(() => sut.Fill(new byte[64], Core.Frames.PixelFormats.Gray, 8, 8, new PixelRect(0, 0, 8, 8), tensor)).Message, StringComparison.Ordinal);
+        Assert.Contains("8x8 yuv420p needs 96 bytes, got 95", Assert.Throws<ArgumentException>(() => sut.Fill(new byte[95], Core.Frames.PixelFormats.Yuv420p, 8, 8, new PixelRect(0, 0, 8, 8), tensor)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Fill_SameSize_CopiesPixelsNormalised()
     {

@@ -41,6 +41,24 @@ public sealed class SnapshotStoreTests
         Assert.Equal(0, pixels.Max());
     }
 
+    [Fact]
+    public void Write_Yuv420pFrame_TheSameJpegAsFromItsRgb24Conversion()
+    {
+        using var dir = new TempDirectory();
+        var sut = new SnapshotStore(dir.Path, 90);
+        var yuv = new byte[Core.Frames.PixelFormats.FrameBytes(Core.Frames.PixelFormats.Yuv420p, 32, 24)];
+        new Random(3).NextBytes(yuv);
+        var rgb = new byte[32 * 24 * 3];
+        Yuv420p.ToRgb24(yuv, 32, 24, rgb);
+        var original = (byte[])yuv.Clone();
+
+        var fromYuv = File.ReadAllBytes(sut.Resolve(sut.Write("cam", "trk_y", yuv, Core.Frames.PixelFormats.Yuv420p, 32, 24, new BoundingBox(4, 4, 10, 10)))!);
+        var fromRgb = File.ReadAllBytes(sut.Resolve(sut.Write("cam", "trk_r", rgb, 32, 24, new BoundingBox(4, 4, 10, 10)))!);
+
+        Assert.Equal(fromRgb, fromYuv);
+        Assert.Equal(original, yuv); // the pipeline's frame is not touched
+    }
+
     [Theory]
     [InlineData("../outside.jpg")]
     [InlineData("/etc/hostname")]

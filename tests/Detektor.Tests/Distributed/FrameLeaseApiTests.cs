@@ -70,6 +70,23 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Dequeue_PixelsRgb24OrJpeg_ConvertedFromTheCapturedYuv420p()
+    {
+        await using var app = await StartAsync();
+
+        var rgb = (await LeaseApp.DequeueAsync(app, "ext-rgb", pixels: "rgb24")).GetProperty("items")[0].GetProperty("pixels");
+        var jpeg = (await LeaseApp.DequeueAsync(app, "ext-jpeg", pixels: "jpeg")).GetProperty("items")[0].GetProperty("pixels");
+
+        Assert.Equal(("raw", "rgb24"), (rgb.GetProperty("encoding").GetString(), rgb.GetProperty("format").GetString()));
+        var data = rgb.GetProperty("data").GetBytesFromBase64();
+        Assert.Equal(160 * 120 * 3, data.Length);
+        Assert.True(data.Distinct().Count() > 16, "a real picture, not one colour");
+        Assert.Equal("jpeg", jpeg.GetProperty("encoding").GetString());
+        var image = Imaging.ImageCodec.Decode(jpeg.GetProperty("data").GetBytesFromBase64());
+        Assert.Equal((160, 120), (image.Width, image.Height));
+    }
+
+    [Fact]
     public async Task DequeueAndPostResult_ExternalProcessor_FrameStoredWithItsEventsAndDetections()
     {
         await using var app = await StartAsync();
@@ -79,7 +96,8 @@ public sealed class FrameLeaseApiTests(RedisFixture redis) : IClassFixture<Redis
         var frameId = item.GetProperty("frame_id").GetString()!;
         var pixels = item.GetProperty("pixels");
         Assert.Equal("raw", pixels.GetProperty("encoding").GetString());
-        Assert.Equal(160 * 120 * 3, pixels.GetProperty("data").GetBytesFromBase64().Length);
+        Assert.Equal("yuv420p", pixels.GetProperty("format").GetString()); // as captured
+        Assert.Equal(160 * 120 * 3 / 2, pixels.GetProperty("data").GetBytesFromBase64().Length);
         Assert.Equal(1, item.GetProperty("delivery_count").GetInt32());
         Assert.StartsWith("00-" + item.GetProperty("metadata").GetProperty("trace").GetProperty("trace_id").GetString(), item.GetProperty("traceparent").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, leased.GetProperty("lease_seconds").GetDouble());

@@ -82,10 +82,10 @@ internal sealed class LeaseApp : IAsyncDisposable
         return JsonDocument.Parse(text);
     }
 
-    public static async Task<JsonElement> DequeueAsync(LeaseApp app, string processor, int count = 1, double wait = 20)
+    public static async Task<JsonElement> DequeueAsync(LeaseApp app, string processor, int count = 1, double wait = 20, string? pixels = null)
     {
         using var response = await app.Http.GetAsync(
-            string.Create(CultureInfo.InvariantCulture, $"api/v1/frames/dequeue?processor={processor}&count={count}&wait={wait}"), TestContext.Current.CancellationToken);
+            string.Create(CultureInfo.InvariantCulture, $"api/v1/frames/dequeue?processor={processor}&count={count}&wait={wait}{(pixels is null ? "" : "&pixels=" + pixels)}"), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var doc = await JsonAsync(response);
         return doc.RootElement.Clone();

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Detektor.Core.Frames;
+using Detektor.Testing;
+
+namespace Detektor.Imaging.Tests;
+
+/// <summary>The yuv420p conversions against ffmpeg's own (swscale), on a frame of real footage.</summary>
+public sealed class Yuv420pTests(ITestOutputHelper output)
+{
+    private const int W = 320;
+    private const int H = 240;
+
+    [Fact]
+    public async Task ToRgb24_RealFrame_MatchesFfmpegsConversionOfTheSameBytes()
+    {
+        var (yuv, expected) = await FrameAndFfmpegsConversionAsync(PixelFormats.Yuv420p, PixelFormats.Rgb24);
+        Assert.Equal(PixelFormats.FrameBytes(PixelFormats.Yuv420p, W, H), yuv.Length);
+        Assert.Equal(W * H * 3, expected.Length);
+
+        var sut = new byte[W * H * 3];
+        Yuv420p.ToRgb24(yuv, W, H, sut);
+
+        var (mean, p99, max) = Differences(sut, expected);
+        output.WriteLine($"|ours - ffmpeg|: mean {mean:0.000}, p99 {p99}, max {max}");
+        Assert.True(mean < 1.5, $"mean difference {mean:0.000} (p99 {p99}, max {max})");
+        Assert.True(p99 <= 4, $"p99 difference {p99} (mean {mean:0.000}, max {max})");
+    }
+
+    [Fact]
+    public async Task FromRgb24_RealFrame_MatchesFfmpegsConversionOfTheSameBytes()
+    {
+        var (rgb, expected) = await FrameAndFfmpegsConversionAsync(PixelFormats.Rgb24, PixelFormats.Yuv420p);
+
+        var sut = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, W, H)];
+        Yuv420p.FromRgb24(rgb, W, H, sut);
+
+        var (lumaMean, lumaP99, _) = Differences(sut.AsSpan(0, W * H), expected.AsSpan(0, W * H));
+        var (chromaMean, chromaP99, _) = Differences(sut.AsSpan(W * H), expected.AsSpan(W * H));
+        output.WriteLine($"Y: mean {lumaMean:0.000}, p99 {lumaP99}; U, V: mean {chromaMean:0.000}, p99 {chromaP99}");
+        Assert.True(lumaMean < 0.5 && lumaP99 <= 2, $"Y differs: mean {lumaMean:0.000}, p99 {lumaP99}");
+        Assert.True(chromaMean < 0.5 && chromaP99 <= 2, $"U, V differ: mean {chromaMean:0.000}, p99 {chromaP99}");
+    }
+
+    [Fact]
+    public void ToRgb24Row_ColumnRange_ConvertsOnlyThoseColumnsAndEqualsTheWholeFrame()
+    {
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, 16, 4)];
+        Random.Shared.NextBytes(yuv);
+        var whole = new byte[16 * 4 * 3];
+        Yuv420p.ToRgb24(yuv, 16, 4, whole);
+        var row = new byte[16 * 3];
+        Array.Fill(row, (byte)7);
+
+        Yuv420p.ToRgb24Row(yuv, 16, 4, 3, 5, 11, row);
+
+        Assert.Equal(whole.AsSpan((3 * 16 * 3) + 15, 18).ToArray(), row.AsSpan(15, 18).ToArray());
+        Assert.All(row.AsSpan(0, 15).ToArray(), b => Assert.Equal(7, b));
+        Assert.All(row.AsSpan(33).ToArray(), b => Assert.Equal(7, b));
+    }
+
+    [Fact]
+    public void Limits_BlackWhiteAndGray_MapToFullRange()
+    {
+        // Limited range: Y 16 is black, 235 white; U = V = 128 is no colour.
+        foreach (var (y, rgb) in new[] { (16, 0), (235, 255), (126, 128) })
+        {
+            var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, 2, 2)];
+            yuv.AsSpan(0, 4).Fill((byte)y);
+            yuv.AsSpan(4).Fill(128);
+            var sut = new byte[12];
+
+            Yuv420p.ToRgb24(yuv, 2, 2, sut);
+
+            Assert.All(sut, b => Assert.Equal(rgb, b));
+        }
+    }
+
+    [Fact]
+    public void Sizes_OddOrShort_ClearErrors()
+    {
+        Assert.Contains("even sizes", Assert.Throws<ArgumentException>(() => PixelFormats.FrameBytes(PixelFormats.Yuv420p, 3, 2)).Message, StringComparison.Ordinal);
+        Assert.Contains("needs 6 bytes, got 5", Assert.Throws<ArgumentException>(() => Yuv420p.ToRgb24(new byte[5], 2, 2, new byte[12])).Message, StringComparison.Ordinal);
+        Assert.Throws<NotSupportedException>(() => Yuv420p.AsRgb24(new byte[4], PixelFormats.Gray, 2, 2, out _));
+    }
+
+    private static (double Mean, int P99, int Max) Differences(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        var histogram = new long[256];
+        long total = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            var d = Math.Abs(a[i] - b[i]);
+            histogram[d]++;
+            total += d;
+        }
+
+        var max = Array.FindLastIndex(histogram, c => c > 0);
+        long seen = 0;
+        var p99 = 0;
+        for (; p99 < 256; p99++)
+        {
+            seen += histogram[p99];
+            if (seen >= a.Length * 0.99)
+            {
+                break;
+            }
+        }
+
+        return ((double)total / a.Length, p99, max);
+    }
+
+    /// <summary>
+    /// A frame of real footage in <paramref name="from"/>, and ffmpeg's conversion of those very bytes to
+    /// <paramref name="to"/>: the only differences left to a conversion of ours are rounding and chroma sampling.
+    /// </summary>
+    private static async Task<(byte[] Frame, byte[] Converted)> FrameAndFfmpegsConversionAsync(string from, string to)
+    {
+        using var dir = new TempDirectory();
+        var source = dir.Combine("frame." + from);
+        var converted = dir.Combine("frame." + to);
+        await FfmpegAsync("-i", Footage.Get("vtest.mp4"), "-frames:v", "1", "-vf", $"scale={W}:{H}", "-pix_fmt", from, "-f", "rawvideo", source);
+        await FfmpegAsync("-f", "rawvideo", "-pix_fmt", from, "-s", $"{W}x{H}", "-i", source, "-pix_fmt", to, "-f", "rawvideo", converted);
+        return (await File.ReadAllBytesAsync(source, TestContext.Current.CancellationToken), await File.ReadAllBytesAsync(converted, TestContext.Current.CancellationToken));
+    }
+
+    private static async Task FfmpegAsync(params string[] arguments)
+    {
+        var info = new ProcessStartInfo(RequiredTool.Find("ffmpeg")) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["-hide_banner", "-loglevel", "error", "-y", .. arguments])
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"ffmpeg {string.Join(' ', arguments)}: {await stderr}");
+    }
+}
