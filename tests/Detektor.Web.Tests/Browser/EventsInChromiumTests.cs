@@ -76,8 +76,9 @@ public sealed class EventsInChromiumTests(DetectionBrowserFixture fixture) : ICl
 
         // The boxes come with the polled page parts; people walk through vtest all the time.
         await sut.Page.WaitForFunctionAsync("() => document.querySelectorAll('svg.boxes rect').length > 0", null, new() { Timeout = 60_000 });
-        var label = await sut.Page.Locator("svg.boxes text").First.TextContentAsync();
-        Assert.StartsWith("person ", label, StringComparison.Ordinal);
+        // Any box may come first: the model also sees a "sports ball" in vtest now and then (with rgb24 or yuv420p frames).
+        var labels = await sut.Page.Locator("svg.boxes text").AllTextContentsAsync();
+        Assert.Contains(labels, l => l.StartsWith("person ", StringComparison.Ordinal) && l.EndsWith('%'));
         Assert.Contains("person", await sut.Page.Locator("[data-testid=detected]").First.InnerTextAsync(), StringComparison.Ordinal);
 
         await sut.ScreenshotAsync("live-detections");
