@@ -58,16 +58,36 @@ internal sealed class PageSession : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until the page is at a URL matching <paramref name="urlGlob"/> and its document is parsed. Not
-    /// <c>WaitForURLAsync</c>'s default, which also waits for the <c>load</c> lifecycle event: in CI it once waited 90 s
-    /// for a <c>load</c> of a page that had already navigated (its log shows <c>networkidle</c> firing, never <c>load</c>).
-    /// The readiness that matters is polled in the DOM instead; what a test needs after that (an image decoded, an
-    /// element present) it waits for itself.
+    /// Waits until the page is at a URL matching <paramref name="urlGlob"/> (<c>**</c> any characters, <c>*</c> any but
+    /// <c>/</c>, everything else literal) and its document is parsed — both polled in the page, which Playwright re-runs
+    /// across navigations. Not <c>WaitForURLAsync</c>: by default it also waits for the <c>load</c> event, which in CI once
+    /// never came for a page that had navigated; and with <c>WaitUntil = Commit</c> it still waits for <c>load</c> when the
+    /// URL already matches (playwright-dotnet issue 3365), which timed out in CI on 2026-11-24 after a click had already
+    /// navigated. What a test needs after that (an image decoded, an element present) it waits for itself.
     /// </summary>
-    public async Task NavigatedToAsync(string urlGlob)
+    public async Task NavigatedToAsync(string urlGlob) =>
+        await Page.WaitForFunctionAsync(
+            "pattern => new RegExp(pattern).test(location.href) && document.readyState !== 'loading'", GlobToRegex(urlGlob));
+
+    /// <summary>The regular expression (anchored) of a URL glob as <see cref="NavigatedToAsync"/> takes it.</summary>
+    public static string GlobToRegex(string glob)
     {
-        await Page.WaitForURLAsync(urlGlob, new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
-        await Page.WaitForFunctionAsync("() => document.readyState !== 'loading'");
+        var regex = new System.Text.StringBuilder("^");
+        for (var i = 0; i < glob.Length; i++)
+        {
+            if (glob[i] == '*')
+            {
+                var any = i + 1 < glob.Length && glob[i + 1] == '*';
+                regex.Append(any ? ".*" : "[^/]*");
+                i += any ? 1 : 0;
+            }
+            else
+            {
+                regex.Append(System.Text.RegularExpressions.Regex.Escape(glob[i].ToString()));
+            }
+        }
+
+        return regex.Append('$').ToString();
     }
 
     public void AssertNoErrors()
