@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Detektor.Core.Frames;
 using Detektor.Detection.Decoding;
 using Detektor.Detection.Detectors;
 using Detektor.Detection.Inference;
@@ -35,11 +36,11 @@ public static class DetectionBench
 
     public static DetectRequest Request { get; } = new(new ClassFilter(LabelSet.Coco, 0.3f, null, null), 0.5f, 100, "objects");
 
-    /// <summary>vtest.avi at 5 s (people, a car, a van), 768×576 rgb24, extracted with ffmpeg.</summary>
-    public static byte[] VtestFrame()
+    /// <summary>vtest.avi at 5 s (people, a car, a van), 768×576 in <paramref name="pixelFormat"/>, extracted with ffmpeg.</summary>
+    public static byte[] VtestFrame(string pixelFormat = PixelFormats.Rgb24)
     {
         var start = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-hide_banner", "-loglevel", "error", "-ss", "5", "-i", Path.Combine(FootageDirectory, "vtest.avi"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1" })
+        foreach (var arg in new[] { "-hide_banner", "-loglevel", "error", "-ss", "5", "-i", Path.Combine(FootageDirectory, "vtest.avi"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pixelFormat, "pipe:1" })
         {
             start.ArgumentList.Add(arg);
         }
@@ -49,7 +50,7 @@ public static class DetectionBench
         process.StandardOutput.BaseStream.CopyTo(output);
         process.WaitForExit();
         var bytes = output.ToArray();
-        return bytes.Length == Width * Height * 3 ? bytes : throw new InvalidOperationException($"ffmpeg gave {bytes.Length} bytes: {process.StandardError.ReadToEnd()}");
+        return bytes.Length == PixelFormats.FrameBytes(pixelFormat, Width, Height) ? bytes : throw new InvalidOperationException($"ffmpeg gave {bytes.Length} bytes: {process.StandardError.ReadToEnd()}");
     }
 
     private static string RepoRoot()

@@ -26,11 +26,27 @@ public static class Yuv420p
         var v = yuv.Slice((width * height) + (width * height / 4) + chromaRow, chromaWidth);
         x0 = Math.Clamp(x0, 0, width);
         x1 = Math.Clamp(x1, x0, width);
+        var row = rgbRow[..(width * 3)];
         for (var x = x0; x < x1; x++)
         {
-            Pixel(luma[x], u[x >> 1], v[x >> 1], rgbRow.Slice(x * 3, 3));
+            // Tables instead of multiplications; the same integer results as the formulas in Pixel.
+            var c = YTerm[luma[x]];
+            int d = u[x >> 1], e = v[x >> 1];
+            var o = x * 3;
+            row[o] = Clamp((c + VToR[e]) >> 8);
+            row[o + 1] = Clamp((c + UToG[d] + VToG[e]) >> 8);
+            row[o + 2] = Clamp((c + UToB[d]) >> 8);
         }
     }
+
+    // 298 (Y − 16) + 128 (the rounding), and each chroma term, for every byte value.
+    private static readonly int[] YTerm = Table(i => (298 * (i - 16)) + 128);
+    private static readonly int[] VToR = Table(i => 409 * (i - 128));
+    private static readonly int[] UToG = Table(i => -100 * (i - 128));
+    private static readonly int[] VToG = Table(i => -208 * (i - 128));
+    private static readonly int[] UToB = Table(i => 516 * (i - 128));
+
+    private static int[] Table(Func<int, int> f) => [.. Enumerable.Range(0, 256).Select(f)];
 
     /// <summary>Converts a whole yuv420p frame into <paramref name="rgb24"/> (<c>width × height × 3</c> bytes).</summary>
     public static void ToRgb24(ReadOnlySpan<byte> yuv, int width, int height, Span<byte> rgb24)
@@ -109,16 +125,8 @@ public static class Yuv420p
         return rgb;
     }
 
-    private static void Pixel(byte yValue, byte uValue, byte vValue, Span<byte> rgb)
-    {
-        var c = 298 * (yValue - 16);
-        var d = uValue - 128;
-        var e = vValue - 128;
-        rgb[0] = Clamp((c + (409 * e) + 128) >> 8);
-        rgb[1] = Clamp((c - (100 * d) - (208 * e) + 128) >> 8);
-        rgb[2] = Clamp((c + (516 * d) + 128) >> 8);
-    }
-
+    // BT.601 limited range, 8 fractional bits: R = (298 (Y−16) + 409 (V−128) + 128) >> 8,
+    // G = (298 (Y−16) − 100 (U−128) − 208 (V−128) + 128) >> 8, B = (298 (Y−16) + 516 (U−128) + 128) >> 8.
     private static byte Clamp(int value) => (byte)Math.Clamp(value, 0, 255);
 
     private static void Check(ReadOnlySpan<byte> yuv, int width, int height)
