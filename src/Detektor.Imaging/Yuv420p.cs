@@ -29,7 +29,7 @@ public static class Yuv420p
         var row = rgbRow[..(width * 3)];
         for (var x = x0; x < x1; x++)
         {
-            // Tables instead of multiplications; the same integer results as the formulas in Pixel.
+            // Tables instead of multiplications: the same integer results as the formulas at the end of this class.
             var c = YTerm[luma[x]];
             int d = u[x >> 1], e = v[x >> 1];
             var o = x * 3;
@@ -103,6 +103,25 @@ public static class Yuv420p
     }
 
     /// <summary>
+    /// Writes a frame of <paramref name="pixelFormat"/> into <paramref name="rgb24"/> as rgb24: converted from yuv420p,
+    /// copied from rgb24; any other format is refused.
+    /// </summary>
+    public static void CopyToRgb24(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, Span<byte> rgb24)
+    {
+        switch (pixelFormat)
+        {
+            case PixelFormats.Yuv420p:
+                ToRgb24(pixels, width, height, rgb24);
+                break;
+            case PixelFormats.Rgb24:
+                pixels[..(width * height * 3)].CopyTo(rgb24);
+                break;
+            default:
+                throw new NotSupportedException($"Cannot convert {pixelFormat} pixels to rgb24 (supported: rgb24, yuv420p).");
+        }
+    }
+
+    /// <summary>
     /// The frame's pixels as rgb24: <paramref name="pixels"/> itself when already rgb24, else converted into a buffer rented
     /// from <see cref="ArrayPool{T}.Shared"/> and returned in <paramref name="rented"/> (give it back when done).
     /// </summary>
@@ -114,15 +133,19 @@ public static class Yuv420p
             return pixels;
         }
 
-        if (!string.Equals(pixelFormat, PixelFormats.Yuv420p, StringComparison.Ordinal))
+        var buffer = ArrayPool<byte>.Shared.Rent(width * height * 3);
+        try
         {
-            throw new NotSupportedException($"Cannot convert {pixelFormat} pixels to rgb24 (supported: rgb24, yuv420p).");
+            CopyToRgb24(pixels, pixelFormat, width, height, buffer.AsSpan(0, width * height * 3));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
 
-        rented = ArrayPool<byte>.Shared.Rent(width * height * 3);
-        var rgb = rented.AsSpan(0, width * height * 3);
-        ToRgb24(pixels, width, height, rgb);
-        return rgb;
+        rented = buffer;
+        return buffer.AsSpan(0, width * height * 3);
     }
 
     // BT.601 limited range, 8 fractional bits: R = (298 (Y−16) + 409 (V−128) + 128) >> 8,

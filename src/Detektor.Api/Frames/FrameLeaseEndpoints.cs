@@ -332,15 +332,7 @@ public sealed record LeasedFrameResponse(
     private static byte[] Rgb24Copy(ReadOnlySpan<byte> pixels, FrameMetadata metadata)
     {
         var rgb = new byte[metadata.Width * metadata.Height * 3];
-        if (metadata.PixelFormat == PixelFormats.Yuv420p)
-        {
-            Yuv420p.ToRgb24(pixels, metadata.Width, metadata.Height, rgb);
-        }
-        else
-        {
-            pixels[..rgb.Length].CopyTo(rgb);
-        }
-
+        Yuv420p.CopyToRgb24(pixels, metadata.PixelFormat, metadata.Width, metadata.Height, rgb);
         return rgb;
     }
 }

@@ -58,14 +58,7 @@ public sealed class SnapshotStore
         try
         {
             var pixels = copy.AsSpan(0, width * height * 3);
-            if (pixelFormat == PixelFormats.Yuv420p)
-            {
-                Yuv420p.ToRgb24(frame, width, height, pixels);
-            }
-            else
-            {
-                frame[..pixels.Length].CopyTo(pixels);
-            }
+            Yuv420p.CopyToRgb24(frame, pixelFormat, width, height, pixels);
 
             BoxDrawing.DrawBox(pixels, width, height, box, BoxDrawing.Rgb.Green, Math.Max(2, width / 320));
             var temp = path + ".tmp";

@@ -123,15 +123,7 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
         await using var _ = host;
         await using var consumer = host.Bus.Subscribe(Topics.Frames, "processors", "c1");
         var template = Frame("cam1", 1);
-        var pixels = new byte[Width * Height * 3];
-        for (var y = 0; y < Height; y++)
-        {
-            for (var x = 0; x < Width; x++)
-            {
-                var i = ((y * Width) + x) * 3;
-                (pixels[i], pixels[i + 1], pixels[i + 2]) = ((byte)(x * 4), (byte)(y * 5), 128);
-            }
-        }
+        var pixels = Gradient();
 
         await host.Bus.PublishAsync(Topics.Frames, new FrameMessage(template.Metadata, FrameBuffer.Wrap(pixels)), TestContext.Current.CancellationToken);
         var got = Assert.Single(await ReadAsync(consumer, 1)).Message;
@@ -143,13 +135,8 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
         Assert.True(wire.Length < pixels.Length / 2, $"JPEG of a smooth 64x48 frame: {wire.Length} bytes vs {pixels.Length} raw");
         var decoded = got.Pixels!.Span;
         Assert.Equal(pixels.Length, decoded.Length);
-        var error = 0L;
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            error += Math.Abs(pixels[i] - decoded[i]);
-        }
-
-        Assert.True(error / (double)pixels.Length < 4, $"mean absolute error {error / (double)pixels.Length:0.00}");
+        var error = MeanAbsoluteError(pixels, decoded);
+        Assert.True(error < 4, $"mean absolute error {error:0.00}");
     }
 
     [Fact]
@@ -159,13 +146,7 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
         await using var _ = host;
         await using var consumer = host.Bus.Subscribe(Topics.Frames, "processors", "c1");
         var template = Frame("cam1", 1).Metadata;
-        var rgb = new byte[Width * Height * 3];
-        for (var i = 0; i < rgb.Length; i += 3)
-        {
-            var (x, y) = ((i / 3) % Width, (i / 3) / Width);
-            (rgb[i], rgb[i + 1], rgb[i + 2]) = ((byte)(x * 4), (byte)(y * 5), 128);
-        }
-
+        var rgb = Gradient();
         var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, Width, Height)];
         Imaging.Yuv420p.FromRgb24(rgb, Width, Height, yuv);
         var metadata = new FrameMetadata
@@ -180,13 +161,32 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
         Assert.Equal(PixelFormats.Yuv420p, got.Metadata.PixelFormat);
         var decoded = got.Pixels!.Span;
         Assert.Equal(yuv.Length, decoded.Length);
-        var error = 0L;
-        for (var i = 0; i < yuv.Length; i++)
+        var error = MeanAbsoluteError(yuv, decoded);
+        Assert.True(error < 3, $"mean absolute error {error:0.00}");
+    }
+
+    /// <summary>A smooth 64x48 rgb24 gradient (JPEG keeps it close).</summary>
+    private static byte[] Gradient()
+    {
+        var pixels = new byte[Width * Height * 3];
+        for (var i = 0; i < pixels.Length; i += 3)
         {
-            error += Math.Abs(yuv[i] - decoded[i]);
+            var (x, y) = ((i / 3) % Width, (i / 3) / Width);
+            (pixels[i], pixels[i + 1], pixels[i + 2]) = ((byte)(x * 4), (byte)(y * 5), 128);
         }
 
-        Assert.True(error / (double)yuv.Length < 3, $"mean absolute error {error / (double)yuv.Length:0.00}");
+        return pixels;
+    }
+
+    private static double MeanAbsoluteError(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    {
+        var error = 0L;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            error += Math.Abs(expected[i] - actual[i]);
+        }
+
+        return error / (double)expected.Length;
     }
 
     [Fact]
