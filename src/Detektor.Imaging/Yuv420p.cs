@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Detektor.Core.Frames;
 
 namespace Detektor.Imaging;
@@ -17,36 +19,141 @@ public static class Yuv420p
     /// </summary>
     public static void ToRgb24Row(ReadOnlySpan<byte> yuv, int width, int height, int y, int x0, int x1, Span<byte> rgbRow)
     {
-        Check(yuv, width, height);
         ArgumentOutOfRangeException.ThrowIfLessThan(rgbRow.Length, width * 3, nameof(rgbRow));
+        x0 = Math.Clamp(x0, 0, width);
+        x1 = Math.Clamp(x1, x0, width);
+        var rented = width > 2048 ? ArrayPool<byte>.Shared.Rent(width * 3) : null;
+        var planes = rented is null ? stackalloc byte[width * 3] : rented.AsSpan(0, width * 3);
+        try
+        {
+            var r = planes[..width];
+            var g = planes.Slice(width, width);
+            var b = planes.Slice(2 * width, width);
+            ToRgbPlanesRow(yuv, width, height, y, x0, x1, r, g, b);
+            for (var x = x0; x < x1; x++)
+            {
+                rgbRow[3 * x] = r[x];
+                rgbRow[(3 * x) + 1] = g[x];
+                rgbRow[(3 * x) + 2] = b[x];
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Converts columns [<paramref name="x0"/>, <paramref name="x1"/>) of row <paramref name="y"/> into three planes of
+    /// <paramref name="width"/> bytes each, indexed by column (other columns are left as they are) — what the detector's
+    /// letterbox reads. Vectorised (16 pixels a step, 128-bit: SSE4.1 or Arm64 AdvSimd) with the same integer results as
+    /// the scalar formula it falls back to.
+    /// </summary>
+    public static void ToRgbPlanesRow(ReadOnlySpan<byte> yuv, int width, int height, int y, int x0, int x1, Span<byte> r, Span<byte> g, Span<byte> b)
+    {
+        Check(yuv, width, height);
+        ArgumentOutOfRangeException.ThrowIfNegative(y);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(y, height);
+        if (r.Length < width || g.Length < width || b.Length < width)
+        {
+            throw new ArgumentException($"Each plane needs {width} bytes.", nameof(r));
+        }
+
+        x0 = Math.Clamp(x0, 0, width);
+        x1 = Math.Clamp(x1, x0, width);
         var chromaWidth = width / 2;
         var luma = yuv.Slice(y * width, width);
         var chromaRow = (y / 2) * chromaWidth;
         var u = yuv.Slice((width * height) + chromaRow, chromaWidth);
         var v = yuv.Slice((width * height) + (width * height / 4) + chromaRow, chromaWidth);
-        x0 = Math.Clamp(x0, 0, width);
-        x1 = Math.Clamp(x1, x0, width);
-        var row = rgbRow[..(width * 3)];
-        for (var x = x0; x < x1; x++)
+        var x = x0;
+        if ((x & 1) == 1 && x < x1)
         {
-            // Tables instead of multiplications: the same integer results as the formulas at the end of this class.
-            var c = YTerm[luma[x]];
-            int d = u[x >> 1], e = v[x >> 1];
-            var o = x * 3;
-            row[o] = Clamp((c + VToR[e]) >> 8);
-            row[o + 1] = Clamp((c + UToG[d] + VToG[e]) >> 8);
-            row[o + 2] = Clamp((c + UToB[d]) >> 8);
+            // The vector steps start on an even column: a pair's chroma sample.
+            Pixel(luma[x], u[x >> 1], v[x >> 1], out r[x], out g[x], out b[x]);
+            x++;
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; x + 16 <= x1; x += 16)
+            {
+                Convert16(luma.Slice(x, 16), u.Slice(x >> 1, 8), v.Slice(x >> 1, 8), r.Slice(x, 16), g.Slice(x, 16), b.Slice(x, 16));
+            }
+        }
+
+        for (; x < x1; x++)
+        {
+            Pixel(luma[x], u[x >> 1], v[x >> 1], out r[x], out g[x], out b[x]);
         }
     }
 
-    // 298 (Y − 16) + 128 (the rounding), and each chroma term, for every byte value.
-    private static readonly int[] YTerm = Table(i => (298 * (i - 16)) + 128);
-    private static readonly int[] VToR = Table(i => 409 * (i - 128));
-    private static readonly int[] UToG = Table(i => -100 * (i - 128));
-    private static readonly int[] VToG = Table(i => -208 * (i - 128));
-    private static readonly int[] UToB = Table(i => 516 * (i - 128));
+    /// <summary>16 pixels: 16 Y, 8 U and 8 V samples (each U, V shared by two neighbours) to 16 R, G, B bytes.</summary>
+    private static void Convert16(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> r, Span<byte> g, Span<byte> b)
+    {
+        var (y0, y1, y2, y3) = Widen(Vector128.Create(luma));
+        var (u0, u1) = Widen8(u);
+        var (v0, v1) = Widen8(v);
 
-    private static int[] Table(Func<int, int> f) => [.. Enumerable.Range(0, 256).Select(f)];
+        // The chroma terms per chroma sample (8), spread to the two pixels each covers.
+        var bias = Vector128.Create(128);
+        (u0, u1, v0, v1) = (u0 - bias, u1 - bias, v0 - bias, v1 - bias);
+        var (rc0, rc1) = (v0 * 409, v1 * 409);
+        var (gc0, gc1) = ((u0 * -100) - (v0 * 208), (u1 * -100) - (v1 * 208));
+        var (bc0, bc1) = (u0 * 516, u1 * 516);
+
+        // 298 (Y − 16) + 128 = 298 Y − 4640.
+        var c0 = (y0 * 298) - Vector128.Create(4640);
+        var c1 = (y1 * 298) - Vector128.Create(4640);
+        var c2 = (y2 * 298) - Vector128.Create(4640);
+        var c3 = (y3 * 298) - Vector128.Create(4640);
+        Store(c0, c1, c2, c3, rc0, rc1, r);
+        Store(c0, c1, c2, c3, gc0, gc1, g);
+        Store(c0, c1, c2, c3, bc0, bc1, b);
+    }
+
+    private static void Store(Vector128<int> c0, Vector128<int> c1, Vector128<int> c2, Vector128<int> c3, Vector128<int> t0, Vector128<int> t1, Span<byte> destination)
+    {
+        var low = Vector128.Create(0, 0, 1, 1);
+        var high = Vector128.Create(2, 2, 3, 3);
+        var p0 = Channel(c0 + Vector128.Shuffle(t0, low));
+        var p1 = Channel(c1 + Vector128.Shuffle(t0, high));
+        var p2 = Channel(c2 + Vector128.Shuffle(t1, low));
+        var p3 = Channel(c3 + Vector128.Shuffle(t1, high));
+        Vector128.Narrow(Vector128.Narrow(p0, p1), Vector128.Narrow(p2, p3)).CopyTo(destination);
+    }
+
+    /// <summary><c>clamp(value &gt;&gt; 8, 0, 255)</c>, as unsigned lanes ready to narrow.</summary>
+    private static Vector128<uint> Channel(Vector128<int> value) =>
+        Vector128.Min(Vector128.Max(Vector128.ShiftRightArithmetic(value, 8), Vector128<int>.Zero), Vector128.Create(255)).AsUInt32();
+
+    private static (Vector128<int>, Vector128<int>, Vector128<int>, Vector128<int>) Widen(Vector128<byte> bytes)
+    {
+        var (low, high) = Vector128.Widen(bytes);
+        var (a, b) = Vector128.Widen(low);
+        var (c, d) = Vector128.Widen(high);
+        return (a.AsInt32(), b.AsInt32(), c.AsInt32(), d.AsInt32());
+    }
+
+    private static (Vector128<int>, Vector128<int>) Widen8(ReadOnlySpan<byte> eight)
+    {
+        var words = Vector128.WidenLower(Vector128.CreateScalar(MemoryMarshal.Read<ulong>(eight)).AsByte());
+        var (a, b) = Vector128.Widen(words);
+        return (a.AsInt32(), b.AsInt32());
+    }
+
+    /// <summary>One pixel, BT.601 limited range with 8 fractional bits (the formulas at the end of this class).</summary>
+    private static void Pixel(int luma, int u, int v, out byte r, out byte g, out byte b)
+    {
+        var c = (298 * (luma - 16)) + 128;
+        int d = u - 128, e = v - 128;
+        r = Clamp((c + (409 * e)) >> 8);
+        g = Clamp((c - (100 * d) - (208 * e)) >> 8);
+        b = Clamp((c + (516 * d)) >> 8);
+    }
 
     /// <summary>Converts a whole yuv420p frame into <paramref name="rgb24"/> (<c>width × height × 3</c> bytes).</summary>
     public static void ToRgb24(ReadOnlySpan<byte> yuv, int width, int height, Span<byte> rgb24)

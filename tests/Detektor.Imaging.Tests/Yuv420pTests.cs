@@ -58,6 +58,82 @@ public sealed class Yuv420pTests(ITestOutputHelper output)
         Assert.All(row.AsSpan(33).ToArray(), b => Assert.Equal(7, b));
     }
 
+    [Theory]
+    [InlineData(64, 2, 0, 64)]
+    [InlineData(98, 6, 3, 97)]
+    [InlineData(770, 4, 1, 769)]
+    [InlineData(36, 2, 17, 18)]
+    public void ToRgbPlanesRow_RandomFrames_EqualTheFormulaForEveryPixel(int width, int height, int x0, int x1)
+    {
+        // The vector steps (16 pixels) and the scalar head and tail against the formula written out here, on every row.
+        var random = new Random(width * 31 + x0);
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)];
+        for (var round = 0; round < 40; round++)
+        {
+            random.NextBytes(yuv);
+            for (var y = 0; y < height; y++)
+            {
+                byte[] r = new byte[width], g = new byte[width], b = new byte[width];
+                Array.Fill(r, (byte)7);
+
+                Yuv420p.ToRgbPlanesRow(yuv, width, height, y, x0, x1, r, g, b);
+
+                for (var x = 0; x < width; x++)
+                {
+                    if (x < x0 || x >= x1)
+                    {
+                        Assert.Equal(7, r[x]);
+                        continue;
+                    }
+
+                    var (er, eg, eb) = Formula(yuv, width, height, x, y);
+                    Assert.True((er, eg, eb) == (r[x], g[x], b[x]), $"{width}x{height} ({x},{y}): expected {(er, eg, eb)}, got {(r[x], g[x], b[x])}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ToRgbPlanesRow_EveryLumaAndChromaValue_EqualsTheFormula()
+    {
+        // 256 luma values across a row of 256 pixels (128 chroma pairs), each chroma pair through all 256 × 256 U, V.
+        const int width = 256;
+        const int height = 2;
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)];
+        for (var x = 0; x < width; x++)
+        {
+            yuv[x] = (byte)x;
+        }
+
+        var (r, g, b) = (new byte[width], new byte[width], new byte[width]);
+        for (var shift = 0; shift < 512; shift++)
+        {
+            for (var c = 0; c < width / 2; c++)
+            {
+                var k = (shift * 128) + c;
+                yuv[(width * height) + c] = (byte)(k & 255);
+                yuv[(width * height) + (width * height / 4) + c] = (byte)(k >> 8);
+            }
+
+            Yuv420p.ToRgbPlanesRow(yuv, width, height, 0, 0, width, r, g, b);
+            for (var x = 0; x < width; x++)
+            {
+                Assert.Equal(Formula(yuv, width, height, x, 0), (r[x], g[x], b[x]));
+            }
+        }
+    }
+
+    private static (byte R, byte G, byte B) Formula(byte[] yuv, int width, int height, int x, int y)
+    {
+        var luma = yuv[(y * width) + x];
+        var chroma = ((y / 2) * (width / 2)) + (x / 2);
+        var d = yuv[(width * height) + chroma] - 128;
+        var e = yuv[(width * height) + (width * height / 4) + chroma] - 128;
+        var c = (298 * (luma - 16)) + 128;
+        static byte Clamp(int v) => (byte)Math.Clamp(v >> 8, 0, 255);
+        return (Clamp(c + (409 * e)), Clamp(c - (100 * d) - (208 * e)), Clamp(c + (516 * d)));
+    }
+
     [Fact]
     public void Limits_BlackWhiteAndGray_MapToFullRange()
     {

@@ -51,7 +51,7 @@ public sealed class Letterbox
     private readonly TensorLayout _layout;
     private readonly PixelNormalization _norm;
 
-    private (int FrameWidth, int FrameHeight, PixelRect Roi) _geometry = (-1, -1, default);
+    private (int FrameWidth, int FrameHeight, PixelRect Roi, int Step) _geometry = (-1, -1, default, 0);
     private int _scaledWidth;
     private int _scaledHeight;
     private int _padX;
@@ -111,9 +111,11 @@ public sealed class Letterbox
         }
 
         roi = Clip(roi, width, height);
-        if (_geometry != (width, height, roi))
+        // The column tables hold byte offsets into a source row: 3 per pixel in rgb24, 1 in a converted yuv420p plane.
+        var step = yuv ? 1 : 3;
+        if (_geometry != (width, height, roi, step))
         {
-            Prepare(width, height, roi, tensor);
+            Prepare(width, height, roi, step, tensor);
         }
 
         _rowTags[0] = _rowTags[1] = -1;
@@ -151,9 +153,9 @@ public sealed class Letterbox
         return new PixelRect(x, y, w, h);
     }
 
-    private void Prepare(int width, int height, PixelRect roi, Span<float> tensor)
+    private void Prepare(int width, int height, PixelRect roi, int step, Span<float> tensor)
     {
-        _geometry = (width, height, roi);
+        _geometry = (width, height, roi, step);
         _scale = Math.Min((float)_targetWidth / roi.Width, (float)_targetHeight / roi.Height);
         _scaledWidth = Math.Clamp((int)MathF.Round(roi.Width * _scale), 1, _targetWidth);
         _scaledHeight = Math.Clamp((int)MathF.Round(roi.Height * _scale), 1, _targetHeight);
@@ -167,8 +169,8 @@ public sealed class Letterbox
         for (var x = 0; x < _scaledWidth; x++)
         {
             var (i0, i1, w) = Sample(x, roi.Width, _scaledWidth);
-            _x0[x] = (roi.X + i0) * 3;
-            _x1[x] = (roi.X + i1) * 3;
+            _x0[x] = (roi.X + i0) * step;
+            _x1[x] = (roi.X + i1) * step;
             _wx[x] = w;
         }
 
@@ -196,8 +198,8 @@ public sealed class Letterbox
 
     private bool _planar;
 
-    /// <summary>Scratch: one source row converted from yuv420p.</summary>
-    private byte[] _rgbRow = [];
+    /// <summary>Scratch: one source row converted from yuv420p, as three planes of the frame's width (R, G, B).</summary>
+    private byte[] _planes = [];
 
     private static void Resize<T>(ref T[] array, int length)
     {
@@ -236,48 +238,46 @@ public sealed class Letterbox
         }
 
         _rowTags[slot] = y;
-        ReadOnlySpan<byte> src;
+
+        // The three channels of source row y: every third byte of an rgb24 row, or the planes a yuv420p row converts into.
+        ReadOnlySpan<byte> c0, c1, c2;
         if (yuv)
         {
-            if (_rgbRow.Length != width * 3)
+            if (_planes.Length != width * 3)
             {
-                _rgbRow = new byte[width * 3];
+                _planes = new byte[width * 3];
             }
 
             var roi = _geometry.Roi;
-            Yuv420p.ToRgb24Row(pixels, width, height, y, roi.X, roi.X + roi.Width, _rgbRow);
-            src = _rgbRow;
+            var planes = _planes.AsSpan();
+            Span<byte> r = planes[..width], g = planes.Slice(width, width), b = planes.Slice(2 * width, width);
+            Yuv420p.ToRgbPlanesRow(pixels, width, height, y, roi.X, roi.X + roi.Width, r, g, b);
+            c0 = r;
+            c1 = g;
+            c2 = b;
         }
         else
         {
-            src = pixels.Slice(y * width * 3, width * 3);
+            var src = pixels.Slice(y * width * 3, width * 3);
+            c0 = src;
+            c1 = src[1..];
+            c2 = src[2..];
         }
 
         var scale = _norm.Scale;
         var offset = _norm.Offset;
         var n = _scaledWidth;
-        if (_planar)
+
+        // Planar output: channel k of pixel x at k × n + x; interleaved: at 3x + k.
+        var (stride, channelOffset) = _planar ? (1, n) : (3, 1);
+        for (var x = 0; x < n; x++)
         {
-            for (var x = 0; x < n; x++)
-            {
-                int p0 = _x0[x], p1 = _x1[x];
-                var w = _wx[x];
-                row[x] = (Lerp(src[p0], src[p1], w) * scale) + offset;
-                row[n + x] = (Lerp(src[p0 + 1], src[p1 + 1], w) * scale) + offset;
-                row[(2 * n) + x] = (Lerp(src[p0 + 2], src[p1 + 2], w) * scale) + offset;
-            }
-        }
-        else
-        {
-            for (var x = 0; x < n; x++)
-            {
-                int p0 = _x0[x], p1 = _x1[x];
-                var w = _wx[x];
-                var o = x * 3;
-                row[o] = (Lerp(src[p0], src[p1], w) * scale) + offset;
-                row[o + 1] = (Lerp(src[p0 + 1], src[p1 + 1], w) * scale) + offset;
-                row[o + 2] = (Lerp(src[p0 + 2], src[p1 + 2], w) * scale) + offset;
-            }
+            int p0 = _x0[x], p1 = _x1[x];
+            var w = _wx[x];
+            var o = x * stride;
+            row[o] = (Lerp(c0[p0], c0[p1], w) * scale) + offset;
+            row[o + channelOffset] = (Lerp(c1[p0], c1[p1], w) * scale) + offset;
+            row[o + (2 * channelOffset)] = (Lerp(c2[p0], c2[p1], w) * scale) + offset;
         }
 
         return row;
