@@ -36,6 +36,13 @@ public class MotionBenchmarks
 
         _detector = new MotionDetector(Width, Height, new MotionOptions());
         _detector.Analyze(_frames[0]);
+        for (var i = 0; i < _frames.Length; i++)
+        {
+            Imaging.Yuv420p.FromRgb24(_frames[i], Width, Height, _yuv[i]);
+        }
+
+        _yuvDetector = new MotionDetector(Width, Height, new MotionOptions(), Core.Frames.PixelFormats.Yuv420p);
+        _yuvDetector.Analyze(_yuv[0]);
     }
 
     [Benchmark]
@@ -43,4 +50,14 @@ public class MotionBenchmarks
 
     [Benchmark]
     public double? Analyze() => _detector.Analyze(_frames[_next++ & 1]);
+
+    /// <summary>The same picture's Y plane (yuv420p, what capture hands over since ADR 0008).</summary>
+    [Benchmark]
+    public void DownscaleLuma() => MotionDetector.DownscaleLuma(_yuv[_next++ & 1].AsSpan(0, Width * Height), Width, Factor, _rowSums, _gray, Width / Factor, Height / Factor);
+
+    [Benchmark]
+    public double? AnalyzeYuv() => _yuvDetector.Analyze(_yuv[_next++ & 1]);
+
+    private readonly byte[][] _yuv = [new byte[Width * Height * 3 / 2], new byte[Width * Height * 3 / 2]];
+    private MotionDetector _yuvDetector = null!;
 }

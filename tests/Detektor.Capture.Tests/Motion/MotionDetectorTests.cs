@@ -24,6 +24,18 @@ public sealed class MotionDetectorTests
         }
     }
 
+    private static byte[] Yuv(byte[] rgb24)
+    {
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, W, H)];
+        for (var i = 0; i < W * H; i++)
+        {
+            yuv[i] = rgb24[i * 3];
+        }
+
+        yuv.AsSpan(W * H).Fill(128);
+        return yuv;
+    }
+
     [Fact]
     public void Analyze_FirstFrame_ReturnsNullUntilBackgroundExists()
     {
@@ -246,13 +258,21 @@ public sealed class MotionDetectorTests
         Assert.Equal(672, box.X, 3);
     }
 
-    [Fact]
-    public void Analyze_SteadyState_AllocatesNothing()
+    [Theory]
+    [InlineData(PixelFormats.Rgb24)]
+    [InlineData(PixelFormats.Yuv420p)]
+    public void Analyze_SteadyState_AllocatesNothing(string pixelFormat)
     {
-        var sut = new MotionDetector(W, H, new MotionOptions());
+        var sut = new MotionDetector(W, H, new MotionOptions(), pixelFormat);
         var still = Frame(80);
         var moving = Frame(80);
         Square(moving, 200, 200, 80, 240);
+        if (pixelFormat == PixelFormats.Yuv420p)
+        {
+            // The same picture's luma as the Y plane (chroma neutral): the detector reads only Y.
+            (still, moving) = (Yuv(still), Yuv(moving));
+        }
+
         sut.Analyze(still);
         sut.Analyze(moving);
 
@@ -262,7 +282,10 @@ public sealed class MotionDetectorTests
             sut.Analyze(i % 2 == 0 ? still : moving);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.NotEmpty(sut.Boxes.ToArray()); // the loop ended on the moving frame: the measured path found the square
     }
 
     [Fact]
