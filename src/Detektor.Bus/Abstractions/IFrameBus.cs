@@ -29,6 +29,13 @@ public interface IFrameBus
     /// </summary>
     BusSnapshot GetSnapshot();
 
+    /// <summary>
+    /// Undelivered messages ÷ capacity of the fullest perishable topic, 0–1: what the backpressure gate reads before
+    /// every frame. By default from <see cref="GetSnapshot"/>; a transport whose snapshot is costly to build answers
+    /// from its counters.
+    /// </summary>
+    double PerishableFill() => Backpressure.BackpressureGate.FillOf(GetSnapshot());
+
     /// <summary>The same as <see cref="GetSnapshot"/>, read from the transport now (for the API).</summary>
     ValueTask<BusSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);
 

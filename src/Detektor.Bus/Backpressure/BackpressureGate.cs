@@ -169,7 +169,7 @@ public sealed partial class BackpressureGate : IBackpressureGate
             return; // another thread evaluates
         }
 
-        var fill = FillOf(_bus.GetSnapshot());
+        var fill = _bus.PerishableFill();
         Volatile.Write(ref _fill, fill);
         lock (_lock)
         {
@@ -198,14 +198,15 @@ public sealed partial class BackpressureGate : IBackpressureGate
         var fill = 0.0;
         foreach (var topic in snapshot.Topics)
         {
-            if (topic.Durability == TopicDurability.Perishable && topic.Capacity > 0)
-            {
-                fill = Math.Max(fill, (double)topic.Depth / topic.Capacity);
-            }
+            fill = Math.Max(fill, FillOf(topic.Durability, topic.Depth, topic.Capacity));
         }
 
-        return Math.Min(fill, 1.0);
+        return fill;
     }
+
+    /// <summary>One topic's part in <see cref="FillOf(BusSnapshot)"/>: depth ÷ capacity (at most 1) when perishable, else 0.</summary>
+    public static double FillOf(TopicDurability durability, long depth, long capacity) =>
+        durability == TopicDurability.Perishable && capacity > 0 ? Math.Min((double)depth / capacity, 1.0) : 0;
 
     private static partial class Log
     {
