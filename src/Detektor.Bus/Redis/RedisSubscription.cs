@@ -91,6 +91,15 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
             {
                 _buffered.Enqueue(delivery);
             }
+
+            // A full batch of a durable topic means a backlog: ask for the next batch now, so that its round trip overlaps
+            // the caller's work on this one. (Not for frames: they are perishable, and a prefetched frame would age in
+            // this consumer's hands. A prefetched event waits at most one batch longer than it would have; dispose
+            // hands it back with the rest.)
+            if (!_frames && got.Count >= maxCount)
+            {
+                _pendingRead = ReadOnceAsync(maxCount);
+            }
         }
     }
 

@@ -236,6 +236,38 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Read_FullBatchOfADurableTopic_AsksForTheNextAtOnceAndDisposeHandsItBack()
+    {
+        // A claim idle time far longer than the test: only the hand-back on dispose can give the read-ahead to another consumer.
+        var (host, server, prefix) = await StartAsync(new() { ["Detektor:Bus:ClaimIdleMs"] = "600000" });
+        await using var _ = host;
+        var bus = host.Bus;
+        var published = new List<Guid>();
+        for (var i = 1; i <= 25; i++)
+        {
+            var frameEvent = Event(Frame("cam1", i));
+            published.Add(frameEvent.EventId);
+            await bus.PublishAsync(Topics.Lifecycle, frameEvent, TestContext.Current.CancellationToken);
+        }
+
+        var first = bus.Subscribe(Topics.Lifecycle, "store", "a");
+        var batch = new List<BusDelivery<FrameEvent>>();
+        Assert.Equal(10, await first.ReadAsync(batch, 10, TestContext.Current.CancellationToken));
+
+        // The batch was full: the next ten are delivered to this consumer before it asks (20 pending: 10 held, 10 read ahead).
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(server.Endpoint);
+        var db = mux.GetDatabase();
+        await Eventually.WaitAsync(async () => (await db.StreamPendingAsync(prefix + "lifecycle", "store")).PendingMessageCount, n => n == 20, TimeSpan.FromSeconds(30), "the read-ahead delivered");
+        await first.AckAsync(batch, TestContext.Current.CancellationToken);
+        await first.DisposeAsync();
+
+        await using var second = bus.Subscribe(Topics.Lifecycle, "store", "b");
+        var rest = await ReadAsync(second, 15, TimeSpan.FromSeconds(20));
+        Assert.Equal(published[..10], batch.Select(d => d.Message.EventId));
+        Assert.Equal(published[10..].Order(), rest.Select(d => d.Message.EventId).Order());
+    }
+
+    [Fact]
     public async Task Monitor_LifecycleConsumed_TrimmedOnlyPastWhatTheStoreAcknowledged()
     {
         var (host, server, prefix) = await StartAsync();
