@@ -69,7 +69,7 @@ if want capture; then
   log capture
   # Two ffmpeg processes decoding the same stream differ by a few per cent from run to run, which is as much as the
   # margin to the goal: three runs (one in --quick), and the median counts.
-  if ((quick)); then args=(--seconds 10 --warmup 20); runs=1; else args=(--seconds 30 --warmup 60); runs=3; fi
+  if ((quick)); then args=(--seconds 10 --warmup 20); runs=1; else args=(--seconds 30 --warmup 90); runs=3; fi
   ratios=() alones=()
   for i in $(seq "$runs"); do
     "$root/bench/capture-cpu.sh" --capture-only "${args[@]}" > "$out/capture-$i.txt" 2>&1
@@ -114,17 +114,21 @@ if want bus; then
   build bench/Detektor.Bus.Benchmarks
   scale=0.3; ((quick)) && scale=0.05
   dotnet "$root/bench/Detektor.Bus.Benchmarks/bin/Release/net10.0/Detektor.Bus.Benchmarks.dll" redis "$scale" > "$out/bus.txt" 2>&1
-  # Table rows "| 1 KiB | raw | publish | ratio | frames | ratio | raw read | read+ack | ratio |".
+  # Table rows "| 1 KiB | raw | publish | ratio | frames | ratio | raw read | read+ack | ratio | raw read+XACK | ratio |".
+  # Met or not is judged on the plain read (the raw side does not acknowledge); the script baseline is shown beside it.
   summary=$(python3 - "$out/bus.txt" <<'PY'
 import sys
-pub, frame, read = [], [], []
+pub, frame, read, readack = [], [], [], []
 for line in open(sys.argv[1]):
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    if len(cells) == 9 and cells[0].endswith("KiB"):
+    if len(cells) >= 9 and cells[0].endswith("KiB"):
         pub.append(float(cells[3])); frame.append(float(cells[5])); read.append(float(cells[8]))
+        if len(cells) >= 11:
+            readack.append(float(cells[10]))
 if pub:
     low = min(pub + frame + read)
-    print(f"publish {min(pub):.2f}–{max(pub):.2f}, frames {min(frame):.2f}–{max(frame):.2f}, read+ack {min(read):.2f}–{max(read):.2f}\t{'yes' if low >= 0.5 else 'no'}")
+    extra = f" (÷ raw read+XACK script {min(readack):.2f}–{max(readack):.2f})" if readack else ""
+    print(f"publish {min(pub):.2f}–{max(pub):.2f}, frames {min(frame):.2f}–{max(frame):.2f}, read+ack {min(read):.2f}–{max(read):.2f}{extra}\t{'yes' if low >= 0.5 else 'no'}")
 PY
 )
   if [[ -n "$summary" ]]; then row "Redis bus ÷ redis-benchmark (1, 16, 100 KiB)" "≥ 0.5" "${summary%%$'\t'*}" "${summary##*$'\t'}"
