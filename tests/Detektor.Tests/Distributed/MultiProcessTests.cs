@@ -92,12 +92,17 @@ public sealed class MultiProcessTests(PostgresFixture postgres)
         RequiredTool.Find("ffmpeg");
         await using var redis = await RedisServer.StartAsync();
         await using var otlp = await OtlpTraceListener.StartAsync();
-        string[] slow = ["--set", "Detektor:Processing:Concurrency=2", "--set", "Detektor:Processing:SimulatedWorkMs=250"];
+        // A holds each frame for 1 s, so that "A holds frames" (read from the store's bus snapshot, which may be a moment
+        // old) is still true when the kill lands: with 250 ms, as B has, A held nothing at the kill in one CI run and B
+        // had nothing to reclaim. B alone (2 × 4 fps) keeps ahead of the camera's 6 fps, so A's frames are not trimmed
+        // from the stream before B's claim (3 s idle) comes round.
+        string[] slowA = ["--set", "Detektor:Processing:Concurrency=2", "--set", "Detektor:Processing:SimulatedWorkMs=1000"];
+        string[] slowB = ["--set", "Detektor:Processing:Concurrency=2", "--set", "Detektor:Processing:SimulatedWorkMs=250"];
         await using var store = DetektorProcess.Start("store", ["--roles", "store,api", .. Common(redis)], otlp.Environment(Store));
-        await using var a = DetektorProcess.Start("process-a", ["--roles", "process", .. Common(redis, slow)], otlp.Environment(ProcessA));
-        await using var b = DetektorProcess.Start("process-b", ["--roles", "process", .. Common(redis, slow)], otlp.Environment(ProcessB));
+        await using var a = DetektorProcess.Start("process-a", ["--roles", "process", .. Common(redis, slowA)], otlp.Environment(ProcessA));
+        await using var b = DetektorProcess.Start("process-b", ["--roles", "process", .. Common(redis, slowB)], otlp.Environment(ProcessB));
         await Task.WhenAll(store.WaitReadyAsync(), a.WaitReadyAsync(), b.WaitReadyAsync());
-        await using var capture = DetektorProcess.Start("capture", ["--roles", "capture", .. Common(redis), .. Camera(fps: 8)], otlp.Environment(Capture));
+        await using var capture = DetektorProcess.Start("capture", ["--roles", "capture", .. Common(redis), .. Camera(fps: 6)], otlp.Environment(Capture));
         await capture.WaitReadyAsync();
         await WaitStoredAsync(store, 20, [capture, a, b]);
 
