@@ -1,5 +1,4 @@
 using Detektor.Bus.Abstractions;
-using Detektor.Bus.Backpressure;
 using Detektor.Bus.Redis;
 using Detektor.Core.Resilience;
 using Detektor.Testing;
@@ -143,7 +142,7 @@ public sealed class OptionsAndIdsTests
     }
 
     [Fact]
-    public void FillOf_FullestPerishableTopic_IgnoresDurableOnes()
+    public void PerishableFill_FullestPerishableTopic_IgnoresDurableOnes()
     {
         var snapshot = new BusSnapshot("test", [
             new TopicSnapshot("frames", TopicDurability.Perishable, 16, 64, 0, 0, 0, 0, 0, new Dictionary<string, long>(), []),
@@ -151,6 +150,6 @@ public sealed class OptionsAndIdsTests
             new TopicSnapshot("lifecycle", TopicDurability.Durable, 99, 100, 0, 0, 0, 0, 0, new Dictionary<string, long>(), []),
         ]);
 
-        Assert.Equal(0.75, BackpressureGate.FillOf(snapshot));
+        Assert.Equal(0.75, snapshot.PerishableFill());
     }
 }

@@ -34,7 +34,7 @@ public interface IFrameBus
     /// every frame. By default from <see cref="GetSnapshot"/>; a transport whose snapshot is costly to build answers
     /// from its counters.
     /// </summary>
-    double PerishableFill() => Backpressure.BackpressureGate.FillOf(GetSnapshot());
+    double PerishableFill() => GetSnapshot().PerishableFill();
 
     /// <summary>The same as <see cref="GetSnapshot"/>, read from the transport now (for the API).</summary>
     ValueTask<BusSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);
@@ -132,6 +132,21 @@ public sealed record BusSnapshot(string Transport, IReadOnlyList<TopicSnapshot> 
     public IReadOnlyList<ReasonCount> Skips { get; init; } = [];
 
     public static BusSnapshot Empty(string transport) => new(transport, []);
+
+    /// <summary>
+    /// Undelivered frames ÷ capacity of the fullest perishable topic (frames and its capability routes): the fill the
+    /// backpressure breaker watches. A method, not a property, so that the snapshot's JSON stays as it is.
+    /// </summary>
+    public double PerishableFill()
+    {
+        var fill = 0.0;
+        foreach (var topic in Topics)
+        {
+            fill = Math.Max(fill, TopicSnapshot.PerishableFillOf(topic.Durability, topic.Depth, topic.Capacity));
+        }
+
+        return fill;
+    }
 }
 
 public sealed record ReasonCount(string Stage, string Reason, long Count);
@@ -154,6 +169,10 @@ public sealed record TopicSnapshot(
     public long Length { get; init; }
 
     public IReadOnlyList<GroupSnapshot> Groups { get; init; } = [];
+
+    /// <summary>One topic's part in <see cref="BusSnapshot.PerishableFill"/>: depth ÷ capacity (at most 1) when perishable, else 0.</summary>
+    public static double PerishableFillOf(TopicDurability durability, long depth, long capacity) =>
+        durability == TopicDurability.Perishable && capacity > 0 ? Math.Min((double)depth / capacity, 1.0) : 0;
 }
 
 /// <summary>A consumer group on a topic: what it has not been handed yet (lag) and what it holds unacknowledged (pending).</summary>

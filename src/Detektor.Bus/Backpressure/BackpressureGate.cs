@@ -192,22 +192,6 @@ public sealed partial class BackpressureGate : IBackpressureGate
         }
     }
 
-    /// <summary>Undelivered frames / capacity of the fullest perishable topic (frames and its capability routes).</summary>
-    public static double FillOf(BusSnapshot snapshot)
-    {
-        var fill = 0.0;
-        foreach (var topic in snapshot.Topics)
-        {
-            fill = Math.Max(fill, FillOf(topic.Durability, topic.Depth, topic.Capacity));
-        }
-
-        return fill;
-    }
-
-    /// <summary>One topic's part in <see cref="FillOf(BusSnapshot)"/>: depth ÷ capacity (at most 1) when perishable, else 0.</summary>
-    public static double FillOf(TopicDurability durability, long depth, long capacity) =>
-        durability == TopicDurability.Perishable && capacity > 0 ? Math.Min((double)depth / capacity, 1.0) : 0;
-
     private static partial class Log
     {
         [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Backpressure breaker opened: frames queue {Fill:P0} full (high watermark {High:P0}); capture keeps {Ratio:P0} of frames")]

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Threading.Channels;
 using Detektor.Bus.Abstractions;
-using Detektor.Bus.Backpressure;
 using Detektor.Bus.Lifecycle;
 using Detektor.Bus.Telemetry;
 using Detektor.Core;
@@ -87,7 +86,7 @@ public sealed class InProcessFrameBus : IFrameBus
         var fill = 0.0;
         foreach (var (_, state) in _topics)
         {
-            fill = Math.Max(fill, BackpressureGate.FillOf(state.Durability, state.Depth, state.Capacity));
+            fill = Math.Max(fill, TopicSnapshot.PerishableFillOf(state.Durability, state.Depth, state.Capacity));
         }
 
         return fill;

@@ -1,5 +1,4 @@
 using Detektor.Bus.Abstractions;
-using Detektor.Bus.Backpressure;
 using Detektor.Core.Lifecycle;
 using Detektor.Core.Messages;
 using Detektor.Testing;
@@ -487,7 +486,7 @@ public abstract class FrameBusConformanceTests
 
         // What the gate reads (in process: from the topics' counters) is what the snapshot says: 8 of 10.
         Assert.Equal(0.8, bus.PerishableFill(), 3);
-        Assert.Equal(BackpressureGate.FillOf(bus.GetSnapshot()), bus.PerishableFill(), 6);
+        Assert.Equal(bus.GetSnapshot().PerishableFill(), bus.PerishableFill(), 6);
         var admitted = Enumerable.Range(0, 8).Count(_ => sut.TryAdmit("cam1"));
         Assert.Equal(2, admitted);
         Assert.Equal("critical", sut.Status.Level);
