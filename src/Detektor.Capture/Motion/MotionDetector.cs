@@ -362,9 +362,9 @@ public sealed class MotionDetector
     private static readonly byte[][] FullRangeTables;
 
     /// <summary>
-    /// Explicit, so that the tables are built before the first detector exists. With a field initializer alone the type
-    /// is beforefieldinit, and the runtime may build them whenever a method that reads them is compiled: CI once saw it
-    /// happen in the middle of a steady-state analysis (on-stack replacement of the downscale loop), 5.4 KB allocated there.
+    /// Explicit, so that the tables are built when the first detector is constructed. With a field initializer alone the
+    /// type is beforefieldinit, and the runtime may build them whenever it chooses, for instance while compiling a method
+    /// that reads them in the middle of an analysis.
     /// </summary>
     static MotionDetector()
     {

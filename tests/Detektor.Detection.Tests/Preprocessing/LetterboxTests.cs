@@ -1,4 +1,5 @@
 using Detektor.Detection.Preprocessing;
+using Detektor.Testing;
 
 namespace Detektor.Detection.Tests.Preprocessing;
 
@@ -143,12 +144,8 @@ public class LetterboxTests
         var tensor = new float[sut.TensorLength];
         sut.Fill(rgb, 640, 480, tensor);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 5; i++)
-        {
-            sut.Fill(rgb, 640, 480, tensor);
-        }
+        var allocated = Allocations.OfCurrentThread(() => sut.Fill(rgb, 640, 480, tensor), 5);
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
     }
 }
