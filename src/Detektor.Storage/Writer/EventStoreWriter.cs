@@ -194,6 +194,7 @@ public sealed class EventStoreWriter : PipelineWorker
         var events = new List<FrameEvent>(deliveries.Count);
         var detections = new List<DetectionRecord>();
         List<TrackedObjectEvent>? tracks = null;
+        HashSet<Guid>? storedIds = null;
         var now = _time.GetUtcNow();
         foreach (var delivery in deliveries)
         {
@@ -230,7 +231,8 @@ public sealed class EventStoreWriter : PipelineWorker
                 with { EventId = FrameEvent.OncePerFrameId(metadata, FrameEventType.Stored) };
             events.Add(stored);
             _telemetry.RecordLatency(metadata.CameraId, latency);
-            if (result.Detections.Count > 0)
+            // A result redelivered into the same batch: its stored event is dropped by id, its detections must not be copied twice.
+            if (result.Detections.Count > 0 && (storedIds ??= []).Add(stored.EventId))
             {
                 var frameId = metadata.FrameId.ToString();
                 foreach (var d in result.Detections)

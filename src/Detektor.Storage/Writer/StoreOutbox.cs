@@ -544,13 +544,29 @@ public sealed class StoreOutbox : IAsyncDisposable
         ];
     }
 
-    private static StoreBatch Combine(List<StoreBatch> parts) => new(
-        [.. parts.SelectMany(p => p.Events)],
-        [.. parts.SelectMany(p => p.Detections)],
-        [.. parts.SelectMany(p => p.TrackEvents)])
+    /// <summary>
+    /// One batch of several journaled ones. A frame's result can be in two of them (journaled again around an outage):
+    /// the stores drop its second <c>stored</c> event by id, but its detections would be copied twice, with ordinals
+    /// counted on (CI once stored 160 detections for 60 frames of 2). A stored event's detections are therefore taken from
+    /// the first part that carries them.
+    /// </summary>
+    internal static StoreBatch Combine(IReadOnlyList<StoreBatch> parts)
     {
-        Replay = true,
-    };
+        var owner = new Dictionary<Guid, int>();
+        var detections = new List<DetectionRecord>();
+        for (var i = 0; i < parts.Count; i++)
+        {
+            foreach (var d in parts[i].Detections)
+            {
+                if (owner.TryAdd(d.StoredEventId, i) || owner[d.StoredEventId] == i)
+                {
+                    detections.Add(d);
+                }
+            }
+        }
+
+        return new StoreBatch([.. parts.SelectMany(p => p.Events)], detections, [.. parts.SelectMany(p => p.TrackEvents)]) { Replay = true };
+    }
 
     private async Task SettleAsync(Pending pending)
     {
