@@ -573,7 +573,9 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
                 connection, $"INSERT INTO frame_events ({EventCopyColumns}) SELECT {EventCopyColumns} FROM stage_frame_events ON CONFLICT DO NOTHING RETURNING event_id;", cancellationToken);
             foreach (var e in batch.Events)
             {
-                if (inserted.Contains(e.EventId))
+                // Remove, not Contains: an event twice in the batch (a result journaled or delivered twice) is inserted
+                // once, and must be projected (minute stats) and given its detections once.
+                if (inserted.Remove(e.EventId))
                 {
                     newEvents.Add(e);
                 }
@@ -588,7 +590,7 @@ public sealed class PostgresEventStore : IEventStore, IAsyncDisposable, IDisposa
             await CopyTracksAsync(connection, "stage_tracked_object_events", batch.TrackEvents, cancellationToken);
             var inserted = await ReadIdsAsync(
                 connection, $"INSERT INTO tracked_object_events ({TrackColumns}) SELECT {TrackColumns} FROM stage_tracked_object_events ON CONFLICT DO NOTHING RETURNING event_id;", cancellationToken);
-            newTracks.AddRange(batch.TrackEvents.Where(t => inserted.Contains(t.EventId)));
+            newTracks.AddRange(batch.TrackEvents.Where(t => inserted.Remove(t.EventId)));
         }
 
         await WriteProjectionAsync(connection, BatchProjection.Of(newEvents, newTracks), layout, cancellationToken);

@@ -105,6 +105,27 @@ public abstract class EventStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WriteAsync_OneBatchHoldingItsEventsTwice_StoresProjectsAndCountsThemOnce()
+    {
+        // What a journal replay hands over when a result was journaled twice (StoreOutbox.Combine keeps the detections of
+        // the first copy): every event twice in one write. CI stored such frames twice in the minute stats (80 for 60).
+        var sut = await NewStoreAsync();
+        var t = TestFrames.Now().AddMinutes(-10);
+        var frames = Enumerable.Range(1, 4).Select(i => TestFrames.Frame("front", t.AddMilliseconds(100 * i), i, detections: 2)).ToList();
+        var batch = TestFrames.Batch(frames);
+
+        var written = await sut.WriteAsync(new StoreBatch([.. batch.Events, .. batch.Events], batch.Detections) { Replay = true }, Ct);
+
+        Assert.Equal(batch.Events.Count, written);
+        var journey = await sut.GetJourneyAsync(frames[0].FrameId, Ct);
+        Assert.NotNull(journey);
+        Assert.Equal(frames[0].Events.Count, journey.Events.Count);
+        Assert.Equal(2, journey.Detections.Count);
+        var bucket = Assert.Single(await sut.GetStatsAsync(new StatsQuery("front", t.AddMinutes(-1), t.AddMinutes(2), TimeSpan.FromMinutes(60)), Ct));
+        Assert.Equal((4L, 4L, 8L), (bucket.Frames, bucket.Stored, bucket.Detections));
+    }
+
+    [Fact]
     public async Task WriteAsync_ResultRedeliveredLater_KeepsOneStoredEventAndItsDetectionsOnce()
     {
         var sut = await NewStoreAsync();
