@@ -101,6 +101,8 @@ public static class ServiceDefaultsExtensions
             otel.UseOtlpExporter();
         }
 
+        builder.Services.AddHostedService<TelemetryFlushService>();
+
         // Health.
         builder.Services.TryAddSingleton<StartupGate>();
         builder.Services.TryAddSingleton<ProcessUptime>();
