@@ -15,7 +15,11 @@ namespace Detektor.Bus.Benchmarks;
 /// <summary>Builds a bus exactly as the app does (AddFrameBus) and the messages the benchmarks send.</summary>
 internal static class BenchBus
 {
-    public static async Task<IHost> StartAsync(Dictionary<string, string?> settings)
+    /// <summary>
+    /// A host with the bus. <paramref name="framesRetained"/>: buffers the frame pool keeps per size (the app's default
+    /// 16 when null); a consumer that holds a batch of 100 frames at once needs 100, or the pool allocates the rest anew.
+    /// </summary>
+    public static async Task<IHost> StartAsync(Dictionary<string, string?> settings, int? framesRetained = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         // The lifecycle spill lives under the data directory: a temp one, not ./data of wherever the benchmark runs.
@@ -24,6 +28,11 @@ internal static class BenchBus
         builder.Services.AddSingleton(new ServiceIdentity("detektor-bench", instanceId: "bench"));
         builder.Services.AddMetrics();
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Error).AddConsole());
+        if (framesRetained is { } retained)
+        {
+            builder.Services.AddSingleton(new FrameBufferPool(retained));
+        }
+
         builder.AddFrameBus();
         var host = builder.Build();
         await host.StartAsync();

@@ -15,23 +15,22 @@ public static class TestFrames
     public const int Height = 48;
     private static long _clock = DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds() * 1000;
 
-    /// <summary>A 64x48 rgb24 frame (9216 bytes: more than a Redis stream node holds, so MAXLEN ~ trims entry by entry).</summary>
-    public static FrameMessage Frame(string camera, long sequence)
+    /// <summary>
+    /// A 64x48 rgb24 frame by default (9216 bytes: more than a Redis stream node holds, so MAXLEN ~ trims entry by entry);
+    /// its pixels are <see cref="ExpectedPixels"/> of the sequence.
+    /// </summary>
+    public static FrameMessage Frame(string camera, long sequence, int width = Width, int height = Height)
     {
         var micros = Interlocked.Add(ref _clock, 40_000);
-        var pixels = new byte[Width * Height * 3];
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            pixels[i] = (byte)((sequence * 7 + i) % 251);
-        }
+        var pixels = ExpectedPixels(sequence, width, height);
 
         var metadata = new FrameMetadata
         {
             FrameId = new FrameId(micros, camera, sequence, 0x1234abcd),
             CameraId = camera,
             CaptureTime = DateTimeOffset.FromUnixTimeMilliseconds(micros / 1000),
-            Width = Width,
-            Height = Height,
+            Width = width,
+            Height = height,
             PixelFormat = PixelFormats.Rgb24,
             SizeBytes = pixels.Length,
             Sequence = sequence,
@@ -40,9 +39,9 @@ public static class TestFrames
         return new FrameMessage(metadata, FrameBuffer.Wrap(pixels));
     }
 
-    public static byte[] ExpectedPixels(long sequence)
+    public static byte[] ExpectedPixels(long sequence, int width = Width, int height = Height)
     {
-        var pixels = new byte[Width * Height * 3];
+        var pixels = new byte[width * height * 3];
         for (var i = 0; i < pixels.Length; i++)
         {
             pixels[i] = (byte)((sequence * 7 + i) % 251);

@@ -45,6 +45,21 @@ public sealed class RedisConnection : IAsyncDisposable
     public Task<ConnectionMultiplexer> ConnectDedicatedAsync(string purpose) =>
         ConnectAsync(Sanitize($"{_clientName}-{purpose}"), _options.BlockMs + 5000);
 
+    /// <summary>
+    /// A connection of its own for one subscription's blocking <c>XREADGROUP</c>: the RESP reader that reads large values
+    /// into pooled arrays where the configuration allows it (one endpoint, no TLS), else a multiplexer. The caller disposes it.
+    /// </summary>
+    internal async Task<IStreamReadConnection> ConnectReaderAsync(string purpose)
+    {
+        var config = ConfigurationOptions.Parse(_options.Configuration);
+        if (RespStreamReadConnection.Supports(config))
+        {
+            return await RespStreamReadConnection.ConnectAsync(config, Sanitize($"{_clientName}-{purpose}"), _options.ConnectTimeoutMs, 5000);
+        }
+
+        return new MultiplexerStreamReadConnection(await ConnectDedicatedAsync(purpose));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)

@@ -19,6 +19,7 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
 {
     private readonly RedisFrameBus _bus;
     private readonly string[] _streams;
+    private readonly string[] _streamKeys;
     private readonly RedisMessageCodec<T> _codec;
     private readonly bool _frames;
     private readonly CancellationTokenSource _disposed = new();
@@ -26,7 +27,7 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
     private readonly ConcurrentDictionary<string, string> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _claimCursors = new(StringComparer.Ordinal);
     private Task<List<BusDelivery<T>>>? _pendingRead;
-    private ConnectionMultiplexer? _reader;
+    private IStreamReadConnection? _reader;
     private bool _groupsReady;
     private long _nextReclaim;
     private int _failures;
@@ -40,6 +41,7 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
         Consumer = consumer;
         _codec = codec;
         _frames = frames;
+        _streamKeys = [.. streams.Select(s => (string)bus.Keys.Stream(s)!)];
     }
 
     public string Topic { get; }
@@ -235,13 +237,21 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
                 }
             }
 
-            _reader ??= await _bus.Connection.ConnectDedicatedAsync("reader-" + Consumer);
+            _reader ??= await _bus.Connection.ConnectReaderAsync("reader-" + Consumer);
             var block = (int)Math.Min(_bus.RedisOptions.BlockMs, _bus.ReclaimInterval.TotalMilliseconds);
-            var args = new List<object>(8 + (2 * _streams.Length)) { "GROUP", Group, Consumer, "COUNT", count, "BLOCK", block, "STREAMS" };
-            args.AddRange(_streams.Select(s => (object)Keys.Stream(s)));
-            args.AddRange(_streams.Select(_ => (object)">"));
-            var reply = await _reader.GetDatabase().ExecuteAsync("XREADGROUP", args);
-            await ParseReadAsync(reply, result);
+            try
+            {
+                await _reader.ReadGroupAsync(Group, Consumer, count, block, _streamKeys, entry => AddAsync(entry.Key[Keys.Prefix.Length..], entry.Id, entry.Fields, 1, result));
+            }
+            catch (Exception ex) when (!RedisFrameBus.IsNoGroup(ex))
+            {
+                // The connection is not used after a failure: the next read connects again.
+                var broken = _reader;
+                _reader = null;
+                await broken.DisposeAsync();
+                throw;
+            }
+
             _failures = 0;
         }
         catch (Exception ex) when (RedisFrameBus.IsNoGroup(ex))
@@ -266,26 +276,6 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
         }
 
         return result;
-    }
-
-    private async Task ParseReadAsync(RedisResult reply, List<BusDelivery<T>> into)
-    {
-        if (reply.IsNull || reply.Resp2Type != ResultType.Array)
-        {
-            return;
-        }
-
-        foreach (var streamReply in (RedisResult[])reply!)
-        {
-            var pair = (RedisResult[])streamReply!;
-            var key = (string)pair[0]!;
-            var topic = key[Keys.Prefix.Length..];
-            foreach (var entry in (RedisResult[])pair[1]!)
-            {
-                var parts = (RedisResult[])entry!;
-                await AddAsync(topic, (string)parts[0]!, parts[1], 1, into);
-            }
-        }
     }
 
     private async Task ReclaimAsync(string stream, int count, List<BusDelivery<T>> into)
@@ -321,7 +311,7 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
                 T? message = null;
                 try
                 {
-                    message = _codec.Decode(ToFields(parts[1]));
+                    message = _codec.Decode(MultiplexerStreamReadConnection.ToFields(parts[1]));
                 }
                 catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException)
                 {
@@ -332,20 +322,20 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
                 continue;
             }
 
-            await AddAsync(stream, id, parts[1], deliveries, into);
+            await AddAsync(stream, id, parts[1].IsNull ? null : MultiplexerStreamReadConnection.ToFields(parts[1]), deliveries, into);
         }
     }
 
-    private async Task AddAsync(string stream, string id, RedisResult fieldsReply, int deliveries, List<BusDelivery<T>> into)
+    /// <summary>Decodes one entry (<paramref name="fields"/> null: deleted while pending) and holds it; the fields are not kept.</summary>
+    private async Task AddAsync(string stream, string id, NameValueEntry[]? fields, int deliveries, List<BusDelivery<T>> into)
     {
-        if (fieldsReply.IsNull)
+        if (fields is null)
         {
             // Deleted while pending: nothing to deliver; the trim journal accounts for it.
             await RetryAsync("ack", db => db.StreamAcknowledgeAsync(Keys.Stream(stream), Group, id), CancellationToken.None);
             return;
         }
 
-        var fields = ToFields(fieldsReply);
         T message;
         try
         {
@@ -385,18 +375,6 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
             frame.Release();
             await _bus.RecordDropAsync(frame, stream, Core.Lifecycle.DropReasons.DeadLetter, CancellationToken.None);
         }
-    }
-
-    private static NameValueEntry[] ToFields(RedisResult reply)
-    {
-        var flat = (RedisResult[])reply!;
-        var fields = new NameValueEntry[flat.Length / 2];
-        for (var i = 0; i < fields.Length; i++)
-        {
-            fields[i] = new NameValueEntry((RedisValue)flat[2 * i], (RedisValue)flat[(2 * i) + 1]);
-        }
-
-        return fields;
     }
 
     /// <summary>Runs a call until it succeeds, waiting out Redis outages (an acknowledgement must not be lost).</summary>
