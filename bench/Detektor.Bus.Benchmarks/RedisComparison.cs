@@ -21,7 +21,10 @@ internal static class RedisComparison
     /// <summary>Entries per read on both sides (the store reads up to 1000 at a time).</summary>
     private const int ReadBatch = 100;
 
-    private static readonly int[] PayloadSizes = [1024, 16 * 1024, 100 * 1024];
+    /// <summary>1, 16 and 100 KiB; <c>DETEKTOR_BENCH_SIZES</c> (bytes, comma-separated) runs only those, e.g. to profile one.</summary>
+    private static readonly int[] PayloadSizes = Environment.GetEnvironmentVariable("DETEKTOR_BENCH_SIZES") is { Length: > 0 } sizes
+        ? [.. sizes.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]
+        : [1024, 16 * 1024, 100 * 1024];
 
     public static async Task<int> RunAsync(string[] args)
     {
