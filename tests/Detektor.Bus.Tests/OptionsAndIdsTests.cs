@@ -30,17 +30,19 @@ public sealed class OptionsAndIdsTests
     }
 
     [Fact]
-    public async Task Start_RedisTransportWithUnparsableConfigurationOrUnknownEncoding_FailsNamingTheKey()
+    public async Task Start_RedisTransportWithUnparsableConfigurationOrUnknownEncodingOrReader_FailsNamingTheKey()
     {
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => BusHost.StartAsync(new Dictionary<string, string?>
         {
             ["Detektor:Bus:Transport"] = "redis",
             ["Detektor:Bus:Redis"] = ",,,",
             ["Detektor:Bus:Redis:PixelEncoding"] = "png",
+            ["Detektor:Bus:Redis:ReadConnection"] = "socket",
         }));
 
         Assert.Contains(ex.Failures, f => f.StartsWith("Detektor:Bus:Redis:Configuration:", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.StartsWith("Detektor:Bus:Redis:PixelEncoding: 'png' is not allowed", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Detektor:Bus:Redis:ReadConnection: 'socket' is not allowed", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -23,6 +23,12 @@ public sealed class RedisBusOptions
     [RegularExpression("^[A-Za-z0-9_:.-]{1,64}$")]
     public string KeyPrefix { get; set; } = "detektor:";
 
+    /// <summary>Subscriptions read with Detektor's own RESP reader where the configuration allows it (one endpoint, no TLS).</summary>
+    public const string AutoReader = "auto";
+
+    /// <summary>Subscriptions read through StackExchange.Redis (every value a new array).</summary>
+    public const string ClientReader = "client";
+
     /// <summary>How frame pixels travel: <c>raw</c> (as captured), <c>jpeg</c> (smaller, lossy) or <c>none</c> (metadata only).</summary>
     [Required]
     [AllowedValues(RawEncoding, JpegEncoding, NoPixels)]
@@ -54,6 +60,16 @@ public sealed class RedisBusOptions
     /// <summary>A consumer with nothing pending and idle this long is removed from its group (it died). Default 600 s.</summary>
     [Range(1, 86_400)]
     public int ConsumerExpirySeconds { get; set; } = 600;
+
+    /// <summary>
+    /// The connection each subscription's blocking <c>XREADGROUP</c> uses: <c>auto</c> (default; Detektor's own RESP reader,
+    /// which reads frame pixels into pooled arrays, where the configuration is one endpoint without TLS, else the client
+    /// library) or <c>client</c> (always StackExchange.Redis: a way back for a Redis-compatible server or proxy the
+    /// reader does not get on with).
+    /// </summary>
+    [Required]
+    [AllowedValues(AutoReader, ClientReader)]
+    public string ReadConnection { get; set; } = AutoReader;
 
     /// <summary>Connect timeout per attempt; the connection is retried in the background for ever. Default 5000 ms.</summary>
     [Range(100, 60_000)]

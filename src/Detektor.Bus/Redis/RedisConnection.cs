@@ -47,12 +47,13 @@ public sealed class RedisConnection : IAsyncDisposable
 
     /// <summary>
     /// A connection of its own for one subscription's blocking <c>XREADGROUP</c>: the RESP reader that reads large values
-    /// into pooled arrays where the configuration allows it (one endpoint, no TLS), else a multiplexer. The caller disposes it.
+    /// into pooled arrays where the configuration allows it (one endpoint, no TLS) and <see cref="RedisBusOptions.ReadConnection"/>
+    /// is <c>auto</c>, else a multiplexer. The caller disposes it.
     /// </summary>
     internal async Task<IStreamReadConnection> ConnectReaderAsync(string purpose)
     {
         var config = ConfigurationOptions.Parse(_options.Configuration);
-        if (RespStreamReadConnection.Supports(config))
+        if (_options.ReadConnection == RedisBusOptions.AutoReader && RespStreamReadConnection.Supports(config))
         {
             return await RespStreamReadConnection.ConnectAsync(config, Sanitize($"{_clientName}-{purpose}"), _options.ConnectTimeoutMs, 5000);
         }

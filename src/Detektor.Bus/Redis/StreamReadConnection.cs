@@ -160,9 +160,9 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         args.AddRange(keys.Select(_ => ">"));
         var read = 0;
         var rented = new List<byte[]>(2);
+        var timeout = new CancellationTokenSource(blockMs + _replyTimeoutMs);
         try
         {
-            using var timeout = new CancellationTokenSource(blockMs + _replyTimeoutMs);
             await SendAsync(args, timeout.Token);
             var streams = await ReadArrayHeaderAsync(timeout.Token);
             for (var s = 0; s < streams; s++)
@@ -200,6 +200,16 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
 
                     // One entry's large values at a time: the next entry reuses the same pooled arrays.
                     Return(rented);
+
+                    // The rest of the reply is already on its way: it gets a reply timeout of its own, however long the
+                    // caller took over this entry (decoding a batch of large JPEG frames may take seconds).
+                    if (!timeout.TryReset())
+                    {
+                        timeout.Dispose();
+                        timeout = new CancellationTokenSource();
+                    }
+
+                    timeout.CancelAfter(_replyTimeoutMs);
                 }
             }
 
@@ -217,6 +227,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         }
         finally
         {
+            timeout.Dispose();
             Return(rented);
         }
 

@@ -15,8 +15,10 @@ namespace Detektor.Bus.Tests.Redis;
 /// </summary>
 public sealed class RedisReaderTests
 {
-    [Fact]
-    public async Task Read_BehindAPasswordFramesSmallAndLargerThanTheReadBuffer_ComeBackByteForByte()
+    [Theory]
+    [InlineData("auto")] // Detektor's own reader
+    [InlineData("client")] // StackExchange.Redis, the way back
+    public async Task Read_BehindAPasswordFramesSmallAndLargerThanTheReadBuffer_ComeBackByteForByte(string readConnection)
     {
         await using var server = await RedisServer.StartAsync();
         try
@@ -25,6 +27,7 @@ public sealed class RedisReaderTests
             var settings = BusHost.RedisSettings(server);
             settings["Detektor:Bus:Redis"] = server.Endpoint + ",password=rd-s3cret";
             settings["Detektor:Bus:Backpressure:Enabled"] = "false";
+            settings["Detektor:Bus:Redis:ReadConnection"] = readConnection;
             await using var host = await BusHost.StartAsync(settings);
             await using var frames = host.Bus.Subscribe(Topics.Frames, "processors", "p-1");
 
