@@ -52,10 +52,9 @@ public sealed class RedisConnection : IAsyncDisposable
     /// </summary>
     internal async Task<IStreamReadConnection> ConnectReaderAsync(string purpose)
     {
-        var config = ConfigurationOptions.Parse(_options.Configuration);
-        if (_options.ReadConnection == RedisBusOptions.AutoReader && RespStreamReadConnection.Supports(config))
+        if (UsesOwnReader(_options))
         {
-            return await RespStreamReadConnection.ConnectAsync(config, Sanitize($"{_clientName}-{purpose}"), _options.ConnectTimeoutMs, 5000);
+            return await RespStreamReadConnection.ConnectAsync(ReaderConfiguration(_options), Sanitize($"{_clientName}-{purpose}"), _options.ConnectTimeoutMs, 5000);
         }
 
         return new MultiplexerStreamReadConnection(await ConnectDedicatedAsync(purpose));
@@ -74,6 +73,18 @@ public sealed class RedisConnection : IAsyncDisposable
             await mux.CloseAsync(allowCommandsToComplete: false);
             await mux.DisposeAsync();
         }
+    }
+
+    /// <summary>Whether subscriptions read with <see cref="RespStreamReadConnection"/> under these options.</summary>
+    internal static bool UsesOwnReader(RedisBusOptions options) =>
+        options.ReadConnection == RedisBusOptions.AutoReader && RespStreamReadConnection.Supports(ReaderConfiguration(options));
+
+    /// <summary>The parsed configuration with the default ports filled in (<c>host</c> alone means 6379), as the multiplexer does.</summary>
+    internal static ConfigurationOptions ReaderConfiguration(RedisBusOptions options)
+    {
+        var config = ConfigurationOptions.Parse(options.Configuration);
+        config.SetDefaultPorts();
+        return config;
     }
 
     private async Task<ConnectionMultiplexer> ConnectAsync(string clientName, int asyncTimeoutMs)

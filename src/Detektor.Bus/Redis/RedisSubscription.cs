@@ -169,6 +169,11 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
             catch (Exception ex) when (ex is OperationCanceledException || RedisFrameBus.IsTransient(ex))
             {
             }
+            catch (Exception ex)
+            {
+                // Whatever the last read ran into, what this consumer holds is still handed back below.
+                _bus.ReportTransportError("read", ex);
+            }
         }
 
         while (_buffered.TryDequeue(out var unread))
@@ -243,7 +248,7 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
             {
                 await _reader.ReadGroupAsync(Group, Consumer, count, block, _streamKeys, entry => AddAsync(entry.Key[Keys.Prefix.Length..], entry.Id, entry.Fields, 1, result));
             }
-            catch (Exception ex) when (!RedisFrameBus.IsNoGroup(ex))
+            catch (Exception ex) when (!RedisFrameBus.IsNoGroup(ex) || _reader.IsBroken)
             {
                 // The connection is not used after a failure: the next read connects again.
                 var broken = _reader;
@@ -260,8 +265,11 @@ internal sealed partial class RedisSubscription<T> : IBusSubscription<T>
             _groupsReady = false;
             _bus.ReportTransportError("read", ex);
         }
-        catch (Exception ex) when (RedisFrameBus.IsTransient(ex) && !stopping.IsCancellationRequested)
+        catch (Exception ex) when ((RedisFrameBus.IsTransient(ex) || ex is RedisException) && !stopping.IsCancellationRequested)
         {
+            // Also a Redis error that is not transient, raised while a batch was being taken (a dead-letter write refused
+            // with OOM, say): the deliveries already decoded are returned and held as usual, the rest stay pending for a
+            // later claim; throwing would strand them with their frame buffers.
             _bus.ReportTransportError("read", ex);
             try
             {

@@ -22,11 +22,17 @@ internal interface IStreamReadConnection : IAsyncDisposable
     /// caller does not use the connection again.
     /// </summary>
     Task<int> ReadGroupAsync(string group, string consumer, int count, int blockMs, IReadOnlyList<string> keys, Func<StreamReadEntry, Task> onEntry);
+
+    /// <summary>True once the connection must not be used again (a failure left it mid-reply, or it was disposed).</summary>
+    bool IsBroken { get; }
 }
 
 /// <summary>The reader over a StackExchange.Redis connection of its own: every field value arrives as a new array.</summary>
 internal sealed class MultiplexerStreamReadConnection(ConnectionMultiplexer connection) : IStreamReadConnection
 {
+    /// <summary>Never: the multiplexer reconnects by itself.</summary>
+    public bool IsBroken => false;
+
     public async Task<int> ReadGroupAsync(string group, string consumer, int count, int blockMs, IReadOnlyList<string> keys, Func<StreamReadEntry, Task> onEntry)
     {
         var args = new List<object>(8 + (2 * keys.Count)) { "GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS" };
@@ -82,7 +88,11 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
     /// <summary>Values from this size on are read into pooled arrays; smaller ones are plain arrays.</summary>
     internal const int PooledFrom = 4096;
 
-    private const int MaxDepth = 8;
+    /// <summary>Redis's own limit on a bulk string (<c>proto-max-bulk-len</c>, 512 MB by default).</summary>
+    private const int MaxBulk = 512 * 1024 * 1024;
+
+    /// <summary>More elements than any reply to a read of at most this many entries can hold.</summary>
+    private const int MaxArray = 1 << 20;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -104,9 +114,13 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         _replyTimeoutMs = replyTimeoutMs;
     }
 
-    /// <summary>True when this reader can serve <paramref name="config"/>: one endpoint, no TLS, no proxy or sentinel.</summary>
+    /// <summary>
+    /// True when this reader can serve <paramref name="config"/>: one endpoint, no TLS, no proxy, Sentinel or tunnel, and
+    /// no renamed or disabled commands (<c>$XREADGROUP=…</c>). Call after <see cref="ConfigurationOptions.SetDefaultPorts"/>.
+    /// </summary>
     public static bool Supports(ConfigurationOptions config) =>
-        !config.Ssl && config.EndPoints.Count == 1 && config.Proxy == Proxy.None && string.IsNullOrEmpty(config.ServiceName);
+        !config.Ssl && config.EndPoints.Count == 1 && config.Proxy == Proxy.None && string.IsNullOrEmpty(config.ServiceName) &&
+        config.Tunnel is null && ReferenceEquals(config.CommandMap, CommandMap.Default);
 
     /// <summary>Connects, authenticates (<c>AUTH</c>), selects the database and names the client.</summary>
     public static async Task<RespStreamReadConnection> ConnectAsync(ConfigurationOptions config, string clientName, int connectTimeoutMs, int replyTimeoutMs)
@@ -138,7 +152,15 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
                 await connection.ExpectOkAsync(["SELECT", database.ToString(CultureInfo.InvariantCulture)], "SELECT");
             }
 
-            await connection.ExpectOkAsync(["CLIENT", "SETNAME", clientName], "CLIENT SETNAME");
+            try
+            {
+                await connection.ExpectOkAsync(["CLIENT", "SETNAME", clientName], "CLIENT SETNAME");
+            }
+            catch (RedisServerException)
+            {
+                // Best effort, as for the client library: an ACL user without client|setname still reads.
+            }
+
             return connection;
         }
         catch
@@ -147,6 +169,8 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
             throw;
         }
     }
+
+    public bool IsBroken => _broken;
 
     public async Task<int> ReadGroupAsync(string group, string consumer, int count, int blockMs, IReadOnlyList<string> keys, Func<StreamReadEntry, Task> onEntry)
     {
@@ -159,12 +183,14 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         args.AddRange(keys);
         args.AddRange(keys.Select(_ => ">"));
         var read = 0;
+        var inReply = false;
         var rented = new List<byte[]>(2);
         var timeout = new CancellationTokenSource(blockMs + _replyTimeoutMs);
         try
         {
             await SendAsync(args, timeout.Token);
             var streams = await ReadArrayHeaderAsync(timeout.Token);
+            inReply = true; // an error from here on is not a whole reply: the rest may still be on the socket
             for (var s = 0; s < streams; s++)
             {
                 Expect(await ReadArrayHeaderAsync(timeout.Token), 2);
@@ -223,6 +249,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         }
         catch (Exception ex)
         {
+            _broken |= inReply;
             throw Fail(ex, "XREADGROUP");
         }
         finally
@@ -286,8 +313,8 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
             OperationCanceledException => new RedisTimeoutException(CommandFlags.None, $"{command} to {_endpoint}: no reply in time.", CommandStatus.Sent),
             EndOfStreamException => ConnectionFailure(ConnectionFailureType.SocketClosed, $"{_endpoint} closed the connection during {command}.", ex),
             IOException or SocketException or ObjectDisposedException => ConnectionFailure(ConnectionFailureType.SocketFailure, $"{command} to {_endpoint}: {ex.Message}", ex),
-            FormatException or InvalidDataException => ConnectionFailure(ConnectionFailureType.ProtocolFailure, $"{command} to {_endpoint}: {ex.Message}", ex),
-            _ => ex,
+            // Anything else came from parsing a reply that was not what RESP2 promises (a length out of range, say).
+            _ => ConnectionFailure(ConnectionFailureType.ProtocolFailure, $"{command} to {_endpoint}: {ex.Message}", ex),
         };
     }
 
@@ -328,6 +355,11 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
             _ => throw new InvalidDataException($"expected an array, got '{(char)type}'"),
         };
         _start += line;
+        if (count is < -1 or > MaxArray)
+        {
+            throw new InvalidDataException($"an array of {count} elements");
+        }
+
         return count;
     }
 
@@ -336,7 +368,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         var length = await ReadBulkHeaderAsync(cancellationToken);
         await FillAsync(length + 2, cancellationToken);
         var text = Encoding.UTF8.GetString(_buffer, _start, length);
-        _start += length + 2;
+        ConsumeCrlf(length);
         return text;
     }
 
@@ -364,7 +396,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
             }
         }
 
-        _start += length + 2;
+        ConsumeCrlf(length);
         return name;
     }
 
@@ -375,7 +407,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         {
             await FillAsync(length + 2, cancellationToken);
             var small = _buffer.AsSpan(_start, length).ToArray();
-            _start += length + 2;
+            ConsumeCrlf(length);
             return small;
         }
 
@@ -398,7 +430,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         }
 
         await FillAsync(2, cancellationToken);
-        _start += 2;
+        ConsumeCrlf(0);
         return new ReadOnlyMemory<byte>(array, 0, length);
     }
 
@@ -417,6 +449,11 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
             throw new InvalidDataException("a nil bulk string where a value was expected");
         }
 
+        if (length > MaxBulk)
+        {
+            throw new InvalidDataException($"a bulk string of {length} bytes");
+        }
+
         return length;
     }
 
@@ -429,7 +466,12 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         while (true)
         {
             var newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
-            if (newline >= 1)
+            if (newline >= 0 && (newline < 2 || _buffer[_start + newline - 1] != (byte)'\r'))
+            {
+                throw new InvalidDataException("a reply line without a type or not ended by CRLF");
+            }
+
+            if (newline >= 2)
             {
                 var type = _buffer[_start];
                 if (type == (byte)'-')
@@ -460,6 +502,17 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
         }
 
         return value;
+    }
+
+    /// <summary>Moves past a value of <paramref name="length"/> bytes at the read position and the CRLF after it (buffered).</summary>
+    private void ConsumeCrlf(int length)
+    {
+        if (_buffer[_start + length] != (byte)'\r' || _buffer[_start + length + 1] != (byte)'\n')
+        {
+            throw new InvalidDataException("a bulk string not ended by CRLF (its length is wrong)");
+        }
+
+        _start += length + 2;
     }
 
     private static void Expect(int actual, int expected)
