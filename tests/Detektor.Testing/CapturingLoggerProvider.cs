@@ -11,6 +11,9 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
 
+    /// <summary>The lines so far, one per log call.</summary>
+    public IReadOnlyList<string> Lines => [.. _lines];
+
     public string Text() => string.Join('\n', _lines);
 
     public void Dispose()

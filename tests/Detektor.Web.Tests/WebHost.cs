@@ -13,7 +13,7 @@ namespace Detektor.Web.Tests;
 public sealed class WebHost(IReadOnlyDictionary<string, string?> settings, string bindHost = "127.0.0.1") : IAsyncDisposable
 {
     private readonly TempDirectory _dir = new("detektor-web");
-    private readonly CapturedLogs _logs = new();
+    private readonly CapturingLoggerProvider _logs = new();
     private WebApplication? _app;
 
     public int Port { get; } = FreePort.Next();
@@ -70,43 +70,5 @@ public sealed class WebHost(IReadOnlyDictionary<string, string?> settings, strin
 
         _logs.Dispose();
         _dir.Dispose();
-    }
-
-    private sealed class CapturedLogs : ILoggerProvider
-    {
-        private readonly List<string> _lines = [];
-
-        public IReadOnlyList<string> Lines
-        {
-            get
-            {
-                lock (_lines)
-                {
-                    return [.. _lines];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturedLogs owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (owner._lines)
-                {
-                    owner._lines.Add($"{logLevel} {category}: {formatter(state, exception)} {exception}");
-                }
-            }
-        }
     }
 }
