@@ -103,7 +103,8 @@ public sealed class RedisConnection : IAsyncDisposable
         return mux;
     }
 
-    private static string Format(EndPoint endPoint) => endPoint switch
+    /// <summary>An endpoint as <c>host:port</c>, for logs and errors.</summary>
+    internal static string Format(EndPoint endPoint) => endPoint switch
     {
         DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
         IPEndPoint ip => ip.ToString(),

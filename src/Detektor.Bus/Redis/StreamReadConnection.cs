@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using StackExchange.Redis;
@@ -126,7 +125,7 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
     public static async Task<RespStreamReadConnection> ConnectAsync(ConfigurationOptions config, string clientName, int connectTimeoutMs, int replyTimeoutMs)
     {
         var endPoint = config.EndPoints[0];
-        var endpoint = Format(endPoint);
+        var endpoint = RedisConnection.Format(endPoint);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -559,11 +558,4 @@ internal sealed class RespStreamReadConnection : IStreamReadConnection
 
     private static RedisConnectionException ConnectionFailure(ConnectionFailureType type, string message, Exception? inner) =>
         new(type, CommandFlags.None, message, inner, CommandStatus.Unknown);
-
-    private static string Format(EndPoint endPoint) => endPoint switch
-    {
-        DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
-        IPEndPoint ip => ip.ToString(),
-        _ => endPoint.ToString() ?? "?",
-    };
 }
