@@ -118,7 +118,8 @@ public sealed class CaptureService : BackgroundService
             _services.GetRequiredService<ServiceIdentity>(),
             _time,
             _logger,
-            _services.GetService<IBackpressureGate>());
+            _services.GetService<IBackpressureGate>(),
+            _services.GetService<ICaptureGate>());
 
         // The camera's health check lives as long as its loop (registered here when the host has a health registry).
         using var check = _services.GetService<HealthRegistry>()?.Register(

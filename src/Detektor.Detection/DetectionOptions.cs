@@ -92,6 +92,15 @@ public sealed class DetectionOptions
     [Range(0.0, 120.0)]
     public double DetectFps { get; set; }
 
+    /// <summary>
+    /// Apply the detect fps where frames are read (capture) as well as in the chain: for a camera with a detect fps, a frame
+    /// the chain would skip (<c>fps</c>, or <c>no_motion</c> beyond one still frame per detect interval) is recorded
+    /// <c>skipped</c> at capture and never published, so its pixels cross no bus. The chain detects the same frames either
+    /// way. Default true. false publishes every frame and leaves the gates to the process role (for processors that need
+    /// every frame).
+    /// </summary>
+    public bool GateAtCapture { get; set; } = true;
+
     /// <summary>ONNX Runtime threads per inference; 0 (default) = the cores divided among the inference lanes (at least 1).</summary>
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }

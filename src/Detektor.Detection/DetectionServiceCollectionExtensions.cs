@@ -1,3 +1,4 @@
+using Detektor.Bus.Lifecycle;
 using Detektor.Core.Configuration;
 using Detektor.Detection.Detectors;
 using Detektor.Detection.Gpu;
@@ -23,7 +24,7 @@ public static class DetectionServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddDetectionRuntime(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.SectionName).ValidateKeyed(DetectionOptions.SectionName);
+        builder.AddDetectionOptions();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DetectionOptions>, DetectionOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(sp => new GpuMonitor(
@@ -44,6 +45,39 @@ public static class DetectionServiceCollectionExtensions
             .Add(new HealthCheckRegistration(GpuHealthCheck.Name, sp => ActivatorUtilities.CreateInstance<GpuHealthCheck>(sp), null, ["gpu"]));
         return builder;
     }
+
+    /// <summary>
+    /// The capture role's share of detection: its gates (<see cref="DetectionCaptureGate"/>), when detection is enabled and
+    /// <c>Detektor:Detection:GateAtCapture</c> is true (the defaults). Reads the same <c>Detektor:Detection</c> keys as the
+    /// process role, checked by their ranges only (the model files need not exist where capture runs).
+    /// </summary>
+    public static IHostApplicationBuilder AddDetectionCaptureGate(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(DetectionOptions.SectionName);
+        if (!section.GetValue(nameof(DetectionOptions.Enabled), true) || !section.GetValue(nameof(DetectionOptions.GateAtCapture), true))
+        {
+            return builder;
+        }
+
+        builder.AddDetectionOptions();
+        builder.Services.TryAddSingleton<ICaptureGate, DetectionCaptureGate>();
+        return builder;
+    }
+
+    /// <summary>Binds <see cref="DetectionOptions"/> once (binding twice would append list items twice), validated by range at start.</summary>
+    private static void AddDetectionOptions(this IHostApplicationBuilder builder)
+    {
+        if (builder.Services.Any(d => d.ServiceType == typeof(DetectionOptionsBound)))
+        {
+            return;
+        }
+
+        builder.Services.AddSingleton<DetectionOptionsBound>();
+        builder.Services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.SectionName).ValidateKeyed(DetectionOptions.SectionName);
+    }
+
+    /// <summary>Marks a service collection in which <see cref="DetectionOptions"/> are bound.</summary>
+    private sealed class DetectionOptionsBound;
 
     /// <summary>
     /// Adds the detection chain to the process role, in order: motion gate, detect fps, load shed, objects, faces, tracker (nothing

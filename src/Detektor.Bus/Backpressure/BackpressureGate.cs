@@ -6,7 +6,6 @@ using Detektor.Bus.Telemetry;
 using Detektor.Core;
 using Detektor.Core.Frames;
 using Detektor.Core.Lifecycle;
-using Detektor.Core.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -140,19 +139,8 @@ public sealed partial class BackpressureGate : IBackpressureGate
         return admitted;
     }
 
-    public async ValueTask RecordSkippedAsync(FrameMetadata metadata, Activity? span, CancellationToken cancellationToken = default)
-    {
-        var now = _time.GetUtcNow();
-        span?.SetTag(Core.Telemetry.SemanticAttributes.Outcome, "skipped");
-        span?.SetTag(Core.Telemetry.SemanticAttributes.Reason, SkipReasons.Backpressure);
-        await _recorder.RecordAsync(
-            FrameEvent.Create(FrameEventType.Skipped, metadata, Stages.Capture, _service.Name, now, span, reason: SkipReasons.Backpressure),
-            cancellationToken);
-        await _bus.PublishAsync(
-            Topics.Results,
-            new FrameResult { Metadata = metadata, Outcome = FrameOutcome.Skipped, Reason = SkipReasons.Backpressure, CompletedAt = now },
-            cancellationToken);
-    }
+    public ValueTask RecordSkippedAsync(FrameMetadata metadata, Activity? span, CancellationToken cancellationToken = default) =>
+        CaptureSkip.RecordAsync(_recorder, _bus, _service, metadata, span, SkipReasons.Backpressure, _time.GetUtcNow(), cancellationToken);
 
     /// <summary>Re-reads the fill (at most every EvaluateIntervalMs unless forced) and moves the breaker.</summary>
     public void Evaluate(bool force)

@@ -26,9 +26,10 @@ namespace Detektor.Capture.Cameras;
 ///     └──ffmpeg exits / cannot start──────────────────────────────────────────────────┘       │
 ///     ◀────────────────────────────── back-off 1, 2, 5, 10, 20, 30 s (±20 %) ◀───────────────┘
 /// </code>
-/// Each connection is one ffmpeg child process writing raw rgb24 frames of the camera's size and rate; every frame gets an
-/// id, metadata (with its motion score), a root span and <c>captured</c>/<c>queued</c> lifecycle events, and is published
-/// on the frames topic in a pooled buffer. It never gives up; only shutdown (or the end of a file that does not loop)
+/// Each connection is one ffmpeg child process writing raw frames (yuv420p by default) of the camera's size and rate; every
+/// frame gets an id, metadata (with its motion score), a root span and <c>captured</c>/<c>queued</c> lifecycle events, and is
+/// published on the frames topic in a pooled buffer — unless the capture gate (detection's motion gate and detect fps) or the
+/// backpressure breaker skips it here, recorded with its reason. It never gives up; only shutdown (or the end of a file that does not loop)
 /// stops it. Every transition is logged, counted, and kept in <see cref="CameraStatus.RecentTransitions"/>.
 /// </summary>
 public sealed class CameraWorker
@@ -46,6 +47,7 @@ public sealed class CameraWorker
     private readonly MotionDetector? _motion;
     private readonly Random _random = new();
     private readonly IBackpressureGate? _gate;
+    private readonly ICaptureGate? _captureGate;
     private long _sequence;
 
     public CameraWorker(
@@ -59,9 +61,11 @@ public sealed class CameraWorker
         ServiceIdentity service,
         TimeProvider time,
         ILogger logger,
-        IBackpressureGate? gate = null)
+        IBackpressureGate? gate = null,
+        ICaptureGate? captureGate = null)
     {
         _gate = gate;
+        _captureGate = captureGate;
         _status = status;
         _options = options;
         _bus = bus;
@@ -324,6 +328,14 @@ public sealed class CameraWorker
         _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes, _options.PixelFormat));
         _telemetry.RecordFrame(Camera.Name);
         await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
+        if (_captureGate?.SkipReason(metadata) is { } skipReason)
+        {
+            // Processing would skip it anyway (no motion, not due at the detect fps): its pixels need not cross the bus.
+            buffer.Release();
+            await CaptureSkip.RecordAsync(_recorder, _bus, _service, metadata, root, skipReason, _time.GetUtcNow(), CancellationToken.None);
+            return;
+        }
+
         if (_gate is not null && !_gate.TryAdmit(Camera.Name))
         {
             // The bus is filling up: lower the rate at the source (recorded as skipped, reason backpressure).

@@ -19,12 +19,11 @@ public sealed class MotionGateProcessor(IOptions<DetectionOptions> options) : Fr
 
     public override ValueTask<ProcessorResult> ProcessAsync(FrameContext frame, CancellationToken cancellationToken)
     {
-        var threshold = _options.Camera(frame.Metadata.CameraId)?.MotionThreshold ?? _options.MotionThreshold;
-        if (threshold > 0 && frame.Metadata.MotionScore is { } score && score < threshold)
+        if (DetectGates.BelowMotionThreshold(_options, frame.Metadata) is { } threshold)
         {
             if (frame.Activity is { IsAllDataRequested: true } span)
             {
-                span.SetTag("frame.motion_score", score);
+                span.SetTag("frame.motion_score", frame.Metadata.MotionScore);
                 span.SetTag("detection.motion_threshold", threshold);
             }
 

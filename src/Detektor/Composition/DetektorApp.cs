@@ -96,6 +96,7 @@ public static class DetektorApp
         if (roles.HasFlag(Roles.Capture))
         {
             builder.AddCapture();
+            builder.AddDetectionCaptureGate();
         }
         else
         {

@@ -48,6 +48,56 @@ public class DetectionProcessorsTests(ModelsFixture models)
     }
 
     [Fact]
+    public async Task Pipeline_FramesGatedAtCapture_SameOutcomesAsTheChainAloneWithFewerFramesPublished()
+    {
+        // The frames of the test above. Capture's gate decides first; only what it lets through reaches the chain. Every
+        // frame must end as it does when the chain sees them all: the same frames detected, the same skip reasons.
+        _ = models.OnnxPath(ModelCatalog.CenterNetModel);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+            ["Detektor:Detection:PullOnStart"] = "false",
+            ["Detektor:Detection:FacesEnabled"] = "false",
+            ["Detektor:Detection:MotionThreshold"] = "0.01",
+            ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
+            ["Detektor:Processing:Concurrency"] = "1",
+        };
+        await using var sut = new PipelineHost(settings);
+        await sut.StartAsync();
+        await sut.WhenDetectorsLoaded;
+        var gate = ActivatorUtilities.CreateInstance<DetectionCaptureGate>(sut.Services);
+        var pixels = PipelineHost.Gray(64, 48);
+        double?[] motion = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
+
+        var outcomes = new string?[motion.Length];
+        var published = 0;
+        for (var i = 0; i < motion.Length; i++)
+        {
+            var at = T0.AddMilliseconds(100 * i);
+            outcomes[i] = gate.SkipReason(new Core.Frames.FrameMetadata
+            {
+                FrameId = new Core.Frames.FrameIdGenerator(TimeProvider.System).Next("cam1", i),
+                CameraId = "cam1",
+                CaptureTime = at,
+                MotionScore = motion[i],
+            });
+            if (outcomes[i] is null)
+            {
+                await sut.PublishAsync("cam1", i, at, motion[i], pixels, 64, 48);
+                published++;
+            }
+        }
+
+        foreach (var result in await sut.WaitForResultsAsync(published))
+        {
+            outcomes[result.Metadata.Sequence] = result.Outcome == FrameOutcome.Processed ? "processed" : result.Reason;
+        }
+
+        Assert.Equal(["no_motion", "no_motion", "no_motion", "no_motion", "processed", "fps", "processed", "fps", "processed", "fps"], outcomes);
+        Assert.Equal(5, published);
+    }
+
+    [Fact]
     public async Task Pipeline_VtestFrame_AddsPersonAndCarDetectionsToTheResult()
     {
         await using var sut = new PipelineHost(new()

@@ -189,6 +189,56 @@ public class PipelineTests
         Assert.Contains("pipeline_reason=\"backpressure\"", metricsText, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_DetectFpsBelowCameraFps_CaptureSkipsFramesNotDueAndPublishesOnlyDueOnes()
+    {
+        RequiredTool.Find("ffmpeg");
+        using var noModels = new TempDirectory("detektor-no-models");
+        var settings = Camera(fps: 10);
+        settings["Detektor:Detection:Enabled"] = "true";
+        settings["Detektor:Detection:DetectFps"] = "2";
+        settings["Detektor:Detection:MotionThreshold"] = "0";
+        settings["Detektor:Detection:FacesEnabled"] = "false";
+        settings["Detektor:Detection:LoadShedding:Enabled"] = "false";
+        settings["Detektor:Detection:ModelsDirectory"] = noModels.Path;
+        settings["Detektor:Detection:PullOnStart"] = "false";
+        await using var host = new PipelineHost(settings, [("cam1", "testsrc2://")]);
+        await host.StartAsync();
+
+        await host.WaitForStoredFramesAsync(40, TimeSpan.FromSeconds(60));
+        using var metrics = await host.Http.GetAsync("metrics", TestContext.Current.CancellationToken);
+        var metricsText = await metrics.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        await host.StopAsync();
+
+        var journeys = (await host.ReadAllJourneysAsync()).OrderBy(j => j.Frame.CapturedAt).ToList();
+        var atCapture = journeys.Where(j => j.Events.Any(e => e.Type == FrameEventType.Skipped && e.Stage == "capture")).ToList();
+        var queued = journeys.Where(j => j.Events.Any(e => e.Type == FrameEventType.Queued)).ToList();
+
+        Assert.Equal(0, journeys.Count(j => !j.Events.Any(e => e.Type.IsTerminal())));
+        Assert.Equal(journeys.Count, atCapture.Count + queued.Count);
+
+        // Frames not due at 2 fps: skipped where they were read, never queued, never seen by a processor, still stored.
+        Assert.True(atCapture.Count >= 3 * queued.Count, $"{atCapture.Count} skipped at capture, {queued.Count} queued: 10 fps at 2 detect fps is 4 of 5 skipped");
+        Assert.All(atCapture, j =>
+        {
+            var skip = j.Events.Single(e => e.Type == FrameEventType.Skipped);
+            Assert.Equal(SkipReasons.Fps, skip.Reason);
+            Assert.DoesNotContain(j.Events, e => e.Type is FrameEventType.Queued or FrameEventType.ProcessingStarted);
+            Assert.Equal("skipped", j.Frame.Outcome);
+            Assert.Contains(j.Events, e => e.Type == FrameEventType.Stored);
+        });
+
+        // Due frames reach the chain, whose own fps gate lets every one of them through: they are at least 95 % of 500 ms apart.
+        Assert.True(queued.Count >= 5, $"only {queued.Count} frames were due");
+        Assert.All(queued, j => Assert.DoesNotContain(j.Events, e => e.Type == FrameEventType.Skipped && e.Reason == SkipReasons.Fps));
+        var gaps = queued.Zip(queued.Skip(1), (a, b) => (b.Frame.CapturedAt - a.Frame.CapturedAt).TotalMilliseconds).ToList();
+        Assert.All(gaps, gap => Assert.True(gap >= 475, $"due frames {gap} ms apart"));
+        Assert.Contains(
+            metricsText.Split('\n'),
+            line => line.StartsWith("detektor_frames_skipped_total{", StringComparison.Ordinal) && line.Contains("pipeline_reason=\"fps\"", StringComparison.Ordinal)
+                && line.Contains("pipeline_stage=\"capture\"", StringComparison.Ordinal));
+    }
+
     /// <summary>Takes 40 ms per frame: slower than a 50 fps camera.</summary>
     private sealed class SlowProcessor : FrameProcessor
     {
