@@ -59,7 +59,7 @@ public sealed class CaptureHarness : IAsyncDisposable
         return settings;
     }
 
-    public static async Task<CaptureHarness> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<CaptureHarness> StartAsync(IDictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
     {
         RequiredTool.Find("ffmpeg");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -70,6 +70,7 @@ public sealed class CaptureHarness : IAsyncDisposable
         builder.AddCapture();
         builder.Services.AddSingleton<FrameSink>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FrameSink>());
+        configure?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         return new CaptureHarness(host);

@@ -327,12 +327,14 @@ public sealed class CameraWorker
         };
         _status.RecordFrame(buffer, new LatestFrameInfo(Camera.Width, Camera.Height, captureTime, sequence, motionScore, motionBoxes, _options.PixelFormat));
         _telemetry.RecordFrame(Camera.Name);
-        await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
+        // The frame's events and messages go out together and are awaited together: over Redis, one round trip per frame
+        // instead of one per message (the store orders a frame's events by their time, not by their arrival).
+        var captured = _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Captured, metadata, Stages.Capture, _service.Name, captureTime, root), CancellationToken.None);
         if (_captureGate?.SkipReason(metadata) is { } skipReason)
         {
             // Processing would skip it anyway (no motion, not due at the detect fps): its pixels need not cross the bus.
             buffer.Release();
-            await CaptureSkip.RecordAsync(_recorder, _bus, _service, metadata, root, skipReason, _time.GetUtcNow(), CancellationToken.None);
+            await ValueTasks.WhenBoth(captured, CaptureSkip.RecordAsync(_recorder, _bus, _service, metadata, root, skipReason, _time.GetUtcNow(), CancellationToken.None));
             return;
         }
 
@@ -340,12 +342,12 @@ public sealed class CameraWorker
         {
             // The bus is filling up: lower the rate at the source (recorded as skipped, reason backpressure).
             buffer.Release();
-            await _gate.RecordSkippedAsync(metadata, root, CancellationToken.None);
+            await ValueTasks.WhenBoth(captured, _gate.RecordSkippedAsync(metadata, root, CancellationToken.None));
             return;
         }
 
         var message = new FrameMessage(metadata, buffer);
-        await _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Queued, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root), CancellationToken.None);
+        var queued = _recorder.RecordAsync(FrameEvent.Create(FrameEventType.Queued, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root), CancellationToken.None);
         try
         {
             await _bus.PublishAsync(Topics.Frames, message, stoppingToken);
@@ -356,6 +358,10 @@ public sealed class CameraWorker
             await _recorder.RecordAsync(
                 FrameEvent.Create(FrameEventType.Dropped, metadata, Stages.Bus, _service.Name, _time.GetUtcNow(), root, reason: DropReasons.Shutdown),
                 CancellationToken.None);
+        }
+        finally
+        {
+            await ValueTasks.WhenBoth(captured, queued);
         }
     }
 
