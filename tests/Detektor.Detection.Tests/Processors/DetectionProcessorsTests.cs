@@ -13,19 +13,22 @@ public class DetectionProcessorsTests(ModelsFixture models)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The gates' tests: no faces, motion threshold 0.01, cam1 at 5 detect fps, one consumer (outcomes in order).</summary>
+    private Dictionary<string, string?> GatesSettings() => new()
+    {
+        ["Detektor:Detection:ModelsDirectory"] = models.Directory,
+        ["Detektor:Detection:PullOnStart"] = "false",
+        ["Detektor:Detection:FacesEnabled"] = "false",
+        ["Detektor:Detection:MotionThreshold"] = "0.01",
+        ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
+        ["Detektor:Processing:Concurrency"] = "1",
+    };
+
     [Fact]
     public async Task Pipeline_NoMotionAndDetectFps_AreCountedSkipsInTheLifecycle()
     {
         _ = models.OnnxPath(ModelCatalog.CenterNetModel);
-        await using var sut = new PipelineHost(new()
-        {
-            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
-            ["Detektor:Detection:PullOnStart"] = "false",
-            ["Detektor:Detection:FacesEnabled"] = "false",
-            ["Detektor:Detection:MotionThreshold"] = "0.01",
-            ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
-            ["Detektor:Processing:Concurrency"] = "1",
-        });
+        await using var sut = new PipelineHost(GatesSettings());
         await sut.StartAsync();
         await sut.WhenDetectorsLoaded;
         var pixels = PipelineHost.Gray(64, 48);
@@ -53,16 +56,7 @@ public class DetectionProcessorsTests(ModelsFixture models)
         // The frames of the test above. Capture's gate decides first; only what it lets through reaches the chain. Every
         // frame must end as it does when the chain sees them all: the same frames detected, the same skip reasons.
         _ = models.OnnxPath(ModelCatalog.CenterNetModel);
-        var settings = new Dictionary<string, string?>
-        {
-            ["Detektor:Detection:ModelsDirectory"] = models.Directory,
-            ["Detektor:Detection:PullOnStart"] = "false",
-            ["Detektor:Detection:FacesEnabled"] = "false",
-            ["Detektor:Detection:MotionThreshold"] = "0.01",
-            ["Detektor:Detection:Cameras:cam1:DetectFps"] = "5",
-            ["Detektor:Processing:Concurrency"] = "1",
-        };
-        await using var sut = new PipelineHost(settings);
+        await using var sut = new PipelineHost(GatesSettings());
         await sut.StartAsync();
         await sut.WhenDetectorsLoaded;
         var gate = ActivatorUtilities.CreateInstance<DetectionCaptureGate>(sut.Services);
