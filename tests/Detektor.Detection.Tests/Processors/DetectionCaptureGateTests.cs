@@ -41,9 +41,7 @@ public class DetectionCaptureGateTests
         var options = new DetectionOptions { MotionThreshold = 0.01 };
         options.Cameras["cam1"] = new CameraDetectionOptions { DetectFps = 5 };
         var sut = Gate(options);
-        double?[] motion = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
-
-        var decisions = motion.Select((m, i) => sut.SkipReason(Frame("cam1", i, T0.AddMilliseconds(100 * i), m)) ?? "published").ToArray();
+        var decisions = DetectionProcessorsTests.GateFrames.Select((m, i) => sut.SkipReason(Frame("cam1", i, T0.AddMilliseconds(100 * i), m)) ?? "published").ToArray();
 
         Assert.Equal(["published", "no_motion", "published", "no_motion", "published", "fps", "published", "fps", "published", "fps"], decisions);
     }

@@ -13,6 +13,12 @@ public class DetectionProcessorsTests(ModelsFixture models)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The gates' frames at 10 fps: four still frames, one without a score (counts as motion), then five moving frames.</summary>
+    internal static readonly double?[] GateFrames = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
+
+    /// <summary>How the chain ends <see cref="GateFrames"/> with <see cref="GatesSettings"/>.</summary>
+    internal static readonly string[] ChainOutcomes = ["no_motion", "no_motion", "no_motion", "no_motion", "processed", "fps", "processed", "fps", "processed", "fps"];
+
     /// <summary>The gates' tests: no faces, motion threshold 0.01, cam1 at 5 detect fps, one consumer (outcomes in order).</summary>
     private Dictionary<string, string?> GatesSettings() => new()
     {
@@ -33,8 +39,7 @@ public class DetectionProcessorsTests(ModelsFixture models)
         await sut.WhenDetectorsLoaded;
         var pixels = PipelineHost.Gray(64, 48);
 
-        // 10 fps: four still frames, one without a score (counts as motion), then five moving frames.
-        double?[] motion = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
+        var motion = GateFrames;
         for (var i = 0; i < motion.Length; i++)
         {
             await sut.PublishAsync("cam1", i, T0.AddMilliseconds(100 * i), motion[i], pixels, 64, 48);
@@ -43,7 +48,7 @@ public class DetectionProcessorsTests(ModelsFixture models)
         var results = await sut.WaitForResultsAsync(motion.Length);
 
         var bySequence = results.OrderBy(r => r.Metadata.Sequence).Select(r => r.Outcome == FrameOutcome.Processed ? "processed" : r.Reason).ToArray();
-        Assert.Equal(["no_motion", "no_motion", "no_motion", "no_motion", "processed", "fps", "processed", "fps", "processed", "fps"], bySequence);
+        Assert.Equal(ChainOutcomes, bySequence);
         var skipped = sut.Events.Where(e => e.Type == FrameEventType.Skipped).ToList();
         Assert.Equal(4, skipped.Count(e => e.Reason == SkipReasons.NoMotion && e.Stage == MotionGateProcessor.ProcessorName));
         Assert.Equal(3, skipped.Count(e => e.Reason == SkipReasons.Fps && e.Stage == DetectFpsProcessor.ProcessorName));
@@ -61,7 +66,7 @@ public class DetectionProcessorsTests(ModelsFixture models)
         await sut.WhenDetectorsLoaded;
         var gate = ActivatorUtilities.CreateInstance<DetectionCaptureGate>(sut.Services);
         var pixels = PipelineHost.Gray(64, 48);
-        double?[] motion = [0.0, 0.001, 0.005, 0.009, null, 0.5, 0.5, 0.5, 0.5, 0.5];
+        var motion = GateFrames;
 
         var outcomes = new string?[motion.Length];
         var published = 0;
@@ -87,7 +92,7 @@ public class DetectionProcessorsTests(ModelsFixture models)
             outcomes[result.Metadata.Sequence] = result.Outcome == FrameOutcome.Processed ? "processed" : result.Reason;
         }
 
-        Assert.Equal(["no_motion", "no_motion", "no_motion", "no_motion", "processed", "fps", "processed", "fps", "processed", "fps"], outcomes);
+        Assert.Equal(ChainOutcomes, outcomes);
         Assert.Equal(5, published);
     }
 
