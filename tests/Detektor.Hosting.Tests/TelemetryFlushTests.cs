@@ -59,6 +59,36 @@ public sealed class TelemetryFlushTests
         Assert.DoesNotContain("Telemetry: exporting the last", logs.Text(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task StopAsync_ExporterCannotFlush_WarnsOnceNamingSpansAndTheTimeout()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
+        builder.Configuration["Detektor:Hosting:TraceSampleRatio"] = "1";
+        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}"));
+        builder.AddServiceDefaults("detektor-test");
+        builder.Services.ConfigureOpenTelemetryTracerProvider(t => t
+            .AddSource(SourceName)
+            .AddProcessor(new SimpleActivityExportProcessor(new UnflushableExporter())));
+        var logs = new CapturingLoggerProvider();
+        builder.Logging.AddProvider(logs);
+        await using var app = builder.Build();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        await app.StopAsync(TestContext.Current.CancellationToken);
+
+        var warnings = logs.Text().Split('\n').Where(l => l.Contains("Telemetry: exporting the last", StringComparison.Ordinal)).ToList();
+        var warning = Assert.Single(warnings);
+        Assert.Contains("exporting the last spans at shutdown did not finish within 5000 ms", warning, StringComparison.Ordinal);
+    }
+
+    /// <summary>An exporter whose flush always fails, as one whose collector is gone does.</summary>
+    private sealed class UnflushableExporter : BaseExporter<Activity>
+    {
+        public override ExportResult Export(in Batch<Activity> batch) => ExportResult.Success;
+
+        protected override bool OnForceFlush(int timeoutMilliseconds) => false;
+    }
+
     private sealed class SpanOnStop : IHostedService
     {
         private static readonly ActivitySource Source = new(SourceName);

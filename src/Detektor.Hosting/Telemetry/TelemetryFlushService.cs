@@ -33,7 +33,7 @@ internal sealed partial class TelemetryFlushService(IServiceProvider services, I
         var timeout = (int)FlushTimeout.TotalMilliseconds;
         if (services.GetService<TracerProvider>() is { } tracing && !tracing.ForceFlush(timeout))
         {
-            Log.FlushIncomplete(logger, "spans", timeout);
+            Log.FlushIncomplete(logger, timeout);
         }
 
         return Task.CompletedTask;
@@ -41,7 +41,7 @@ internal sealed partial class TelemetryFlushService(IServiceProvider services, I
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Telemetry: exporting the last {Signal} at shutdown did not finish within {TimeoutMs} ms (or an exporter failed); some may be lost")]
-        public static partial void FlushIncomplete(ILogger logger, string signal, int timeoutMs);
+        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Telemetry: exporting the last spans at shutdown did not finish within {TimeoutMs} ms (or an exporter failed); some may be lost")]
+        public static partial void FlushIncomplete(ILogger logger, int timeoutMs);
     }
 }
