@@ -98,7 +98,7 @@ cat "$work/bare.fifo" > /dev/null &
 reader=$!
 pids+=($reader)
 ffmpeg -hide_banner -nostdin -nostats -loglevel warning -rtsp_transport tcp -timeout 15000000 -i "$url" \
-  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt "$pix_fmt" -f rawvideo pipe:1 2> "$work/bare.log" > "$work/bare.fifo" &
+  -map 0:v:0 -an -sn -dn -vf "fps=$fps,scale=$width:$height" -pix_fmt "$pix_fmt" -f rawvideo -avioflags direct pipe:1 2> "$work/bare.log" > "$work/bare.fifo" &
 bare=$!
 pids+=($bare)
 

@@ -32,7 +32,7 @@ public sealed class FfmpegArgumentsTests
     {
         var sut = FfmpegArguments.Build(new CameraOptions { Name = "c", Url = "testsrc2://", Width = 320, Height = 180, Fps = 7.5 }, Timeout);
 
-        Assert.Equal(["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", "fps=7.5,scale=320:180", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"], sut.TakeLast(12));
+        Assert.Equal(["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", "fps=7.5,scale=320:180", "-pix_fmt", "rgb24", "-f", "rawvideo", "-avioflags", "direct", "pipe:1"], sut.TakeLast(14));
     }
 
     [Fact]
