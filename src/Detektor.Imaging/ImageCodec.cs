@@ -1,9 +1,10 @@
 using System.Buffers;
+using Detektor.Core.Frames;
 using SkiaSharp;
 
 namespace Detektor.Imaging;
 
-/// <summary>JPEG/PNG/WebP/GIF/BMP in, rgb24 out, and rgb24 to JPEG — through SkiaSharp, no intermediate files.</summary>
+/// <summary>JPEG/PNG/WebP/GIF/BMP in, rgb24 or yuv420p out, and rgb24 or yuv420p to JPEG — through SkiaSharp, no intermediate files.</summary>
 public static class ImageCodec
 {
     /// <summary>Largest image accepted by <see cref="Decode"/> unless the caller says otherwise (50 megapixels).</summary>
@@ -11,6 +12,58 @@ public static class ImageCodec
 
     /// <summary>Decodes an encoded image into rgb24. Throws <see cref="ImageDecodeException"/> for anything else.</summary>
     public static RgbImage Decode(ReadOnlySpan<byte> encoded, long maxPixels = DefaultMaxPixels)
+    {
+        var rgba = DecodeRgba(encoded, maxPixels, null, out var width, out var height);
+        try
+        {
+            var rgb = new byte[width * height * 3];
+            RgbaToRgb(rgba.AsSpan(0, width * height * 4), rgb);
+            return new RgbImage(width, height, rgb);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
+    }
+
+    /// <summary>
+    /// Decodes an encoded image of exactly <paramref name="width"/> × <paramref name="height"/> into
+    /// <paramref name="destination"/> as a frame of <paramref name="pixelFormat"/> (rgb24, or yuv420p converted in one pass
+    /// from the decoder's rgba32). Throws <see cref="ImageDecodeException"/> when it is not an image of that size.
+    /// </summary>
+    public static void DecodeInto(ReadOnlySpan<byte> encoded, string pixelFormat, int width, int height, Span<byte> destination)
+    {
+        if (pixelFormat is not (PixelFormats.Rgb24 or PixelFormats.Yuv420p))
+        {
+            throw new NotSupportedException($"Cannot decode into {pixelFormat} pixels (supported: rgb24, yuv420p).");
+        }
+
+        var rgba = DecodeRgba(encoded, (long)width * height, (width, height), out _, out _);
+        try
+        {
+            var pixels = rgba.AsSpan(0, width * height * 4);
+            if (pixelFormat == PixelFormats.Yuv420p)
+            {
+                Yuv420p.FromRgba32(pixels, width, height, destination);
+            }
+            else
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, width * height * 3, nameof(destination));
+                RgbaToRgb(pixels, destination);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
+    }
+
+    /// <summary>
+    /// Decodes into an rgba32 array rented from <see cref="ArrayPool{T}.Shared"/> (at camera sizes a large-object-heap array
+    /// per image otherwise); the caller returns it. An image not of the <paramref name="expected"/> size (when given) is
+    /// refused before anything is allocated for it.
+    /// </summary>
+    private static byte[] DecodeRgba(ReadOnlySpan<byte> encoded, long maxPixels, (int Width, int Height)? expected, out int width, out int height)
     {
         if (encoded.IsEmpty)
         {
@@ -25,13 +78,17 @@ public static class ImageCodec
             throw new ImageDecodeException("The image has no pixels.");
         }
 
+        if (expected is { } size && (info.Width, info.Height) != size)
+        {
+            throw new ImageDecodeException($"The image is {info.Width}x{info.Height}, not the {size.Width}x{size.Height} expected.");
+        }
+
         if ((long)info.Width * info.Height > maxPixels)
         {
             throw new ImageDecodeException($"The image is {info.Width}x{info.Height}; at most {maxPixels} pixels are accepted.");
         }
 
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        // The rgba intermediate is pooled: at camera sizes it is a large-object-heap array per image otherwise.
         var rgba = ArrayPool<byte>.Shared.Rent(target.BytesSize);
         try
         {
@@ -46,15 +103,15 @@ public static class ImageCodec
                     }
                 }
             }
-
-            var rgb = new byte[info.Width * info.Height * 3];
-            RgbaToRgb(rgba.AsSpan(0, target.BytesSize), rgb);
-            return new RgbImage(info.Width, info.Height, rgb);
         }
-        finally
+        catch
         {
             ArrayPool<byte>.Shared.Return(rgba);
+            throw;
         }
+
+        (width, height) = (info.Width, info.Height);
+        return rgba;
     }
 
     /// <summary>Encodes rgb24 pixels as a JPEG into <paramref name="output"/>.</summary>
@@ -63,11 +120,41 @@ public static class ImageCodec
         ArgumentOutOfRangeException.ThrowIfNotEqual(rgb24.Length, width * height * 3);
         ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
+        EncodeJpeg(rgb24, PixelFormats.Rgb24, width, height, output, quality);
+    }
+
+    public static byte[] EncodeJpeg(ReadOnlySpan<byte> rgb24, int width, int height, int quality = 85)
+    {
+        using var stream = new MemoryStream();
+        EncodeJpeg(rgb24, width, height, stream, quality);
+        return stream.ToArray();
+    }
+
+    /// <summary>
+    /// Encodes a frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p) as a JPEG into <paramref name="output"/>. Both
+    /// are converted in one pass into the rgba32 SkiaSharp encodes from (yuv420p no longer through rgb24 first).
+    /// </summary>
+    public static void EncodeJpeg(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, Stream output, int quality = 85)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var rgba = ArrayPool<byte>.Shared.Rent(info.BytesSize);
         try
         {
-            RgbToRgba(rgb24, rgba.AsSpan(0, info.BytesSize));
+            switch (pixelFormat)
+            {
+                case PixelFormats.Yuv420p:
+                    Yuv420p.ToRgba32(pixels, width, height, rgba.AsSpan(0, info.BytesSize));
+                    break;
+                case PixelFormats.Rgb24:
+                    ArgumentOutOfRangeException.ThrowIfLessThan(pixels.Length, width * height * 3, nameof(pixels));
+                    RgbToRgba(pixels[..(width * height * 3)], rgba.AsSpan(0, info.BytesSize));
+                    break;
+                default:
+                    throw new NotSupportedException($"Cannot encode {pixelFormat} pixels as JPEG (supported: rgb24, yuv420p).");
+            }
+
             unsafe
             {
                 fixed (byte* p = rgba)
@@ -82,30 +169,6 @@ public static class ImageCodec
         finally
         {
             ArrayPool<byte>.Shared.Return(rgba);
-        }
-    }
-
-    public static byte[] EncodeJpeg(ReadOnlySpan<byte> rgb24, int width, int height, int quality = 85)
-    {
-        using var stream = new MemoryStream();
-        EncodeJpeg(rgb24, width, height, stream, quality);
-        return stream.ToArray();
-    }
-
-    /// <summary>Encodes a frame of <paramref name="pixelFormat"/> (rgb24 or yuv420p, converted first) as a JPEG into <paramref name="output"/>.</summary>
-    public static void EncodeJpeg(ReadOnlySpan<byte> pixels, string pixelFormat, int width, int height, Stream output, int quality = 85)
-    {
-        var rgb = Yuv420p.AsRgb24(pixels, pixelFormat, width, height, out var rented);
-        try
-        {
-            EncodeJpeg(rgb[..(width * height * 3)], width, height, output, quality);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
         }
     }
 

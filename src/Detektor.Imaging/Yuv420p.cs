@@ -94,25 +94,52 @@ public static class Yuv420p
     /// <summary>16 pixels: 16 Y, 8 U and 8 V samples (each U, V shared by two neighbours) to 16 R, G, B bytes.</summary>
     private static void Convert16(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> r, Span<byte> g, Span<byte> b)
     {
-        var (y0, y1, y2, y3) = Widen(Vector128.Create(luma));
-        var (u0, u1) = Widen8(u);
-        var (v0, v1) = Widen8(v);
+        var t = Terms16.Of(luma, u, v);
+        Store(t.C0, t.C1, t.C2, t.C3, t.R0, t.R1, r);
+        Store(t.C0, t.C1, t.C2, t.C3, t.G0, t.G1, g);
+        Store(t.C0, t.C1, t.C2, t.C3, t.B0, t.B1, b);
+    }
 
-        // The chroma terms per chroma sample (8), spread to the two pixels each covers.
-        var bias = Vector128.Create(128);
-        (u0, u1, v0, v1) = (u0 - bias, u1 - bias, v0 - bias, v1 - bias);
-        var (rc0, rc1) = (v0 * 409, v1 * 409);
-        var (gc0, gc1) = ((u0 * -100) - (v0 * 208), (u1 * -100) - (v1 * 208));
-        var (bc0, bc1) = (u0 * 516, u1 * 516);
+    /// <summary>16 pixels as <see cref="Convert16"/>, written as 64 bytes of R, G, B, 255 (little-endian lanes).</summary>
+    private static void Convert16Rgba(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> rgba)
+    {
+        var t = Terms16.Of(luma, u, v);
 
-        // 298 (Y − 16) + 128 = 298 Y − 4640.
-        var c0 = (y0 * 298) - Vector128.Create(4640);
-        var c1 = (y1 * 298) - Vector128.Create(4640);
-        var c2 = (y2 * 298) - Vector128.Create(4640);
-        var c3 = (y3 * 298) - Vector128.Create(4640);
-        Store(c0, c1, c2, c3, rc0, rc1, r);
-        Store(c0, c1, c2, c3, gc0, gc1, g);
-        Store(c0, c1, c2, c3, bc0, bc1, b);
+        // Pixels 4k … 4k + 3 take chroma samples 2k and 2k + 1 of their half: lanes 0, 0, 1, 1 or 2, 2, 3, 3.
+        Rgba4(t.C0, Vector128.Shuffle(t.R0, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.G0, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.B0, Vector128.Create(0, 0, 1, 1)), rgba);
+        Rgba4(t.C1, Vector128.Shuffle(t.R0, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.G0, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.B0, Vector128.Create(2, 2, 3, 3)), rgba[16..]);
+        Rgba4(t.C2, Vector128.Shuffle(t.R1, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.G1, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.B1, Vector128.Create(0, 0, 1, 1)), rgba[32..]);
+        Rgba4(t.C3, Vector128.Shuffle(t.R1, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.G1, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.B1, Vector128.Create(2, 2, 3, 3)), rgba[48..]);
+    }
+
+    private static void Rgba4(Vector128<int> c, Vector128<int> rt, Vector128<int> gt, Vector128<int> bt, Span<byte> destination)
+    {
+        var pixels = Channel(c + rt) | (Channel(c + gt) << 8) | (Channel(c + bt) << 16) | Vector128.Create(0xFF000000u);
+        pixels.AsByte().CopyTo(destination);
+    }
+
+    /// <summary>The luma and chroma terms of 16 pixels, before the shift and clamp of <see cref="Channel"/>.</summary>
+    private readonly record struct Terms16(
+        Vector128<int> C0, Vector128<int> C1, Vector128<int> C2, Vector128<int> C3,
+        Vector128<int> R0, Vector128<int> R1, Vector128<int> G0, Vector128<int> G1, Vector128<int> B0, Vector128<int> B1)
+    {
+        public static Terms16 Of(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v)
+        {
+            var (y0, y1, y2, y3) = Widen(Vector128.Create(luma));
+            var (u0, u1) = Widen8(u);
+            var (v0, v1) = Widen8(v);
+
+            // The chroma terms per chroma sample (8), spread to the two pixels each covers by the caller.
+            var bias = Vector128.Create(128);
+            (u0, u1, v0, v1) = (u0 - bias, u1 - bias, v0 - bias, v1 - bias);
+
+            // 298 (Y − 16) + 128 = 298 Y − 4640.
+            return new Terms16(
+                (y0 * 298) - Vector128.Create(4640), (y1 * 298) - Vector128.Create(4640), (y2 * 298) - Vector128.Create(4640), (y3 * 298) - Vector128.Create(4640),
+                v0 * 409, v1 * 409,
+                (u0 * -100) - (v0 * 208), (u1 * -100) - (v1 * 208),
+                u0 * 516, u1 * 516);
+        }
     }
 
     private static void Store(Vector128<int> c0, Vector128<int> c1, Vector128<int> c2, Vector128<int> c3, Vector128<int> t0, Vector128<int> t1, Span<byte> destination)
@@ -167,13 +194,63 @@ public static class Yuv420p
     }
 
     /// <summary>
-    /// Converts rgb24 into yuv420p (each U and V sample the mean of its 2 × 2 block) — for a JPEG that arrives on the bus
-    /// for a yuv420p frame, and for tests.
+    /// Converts a whole yuv420p frame into rgba32 (R, G, B, 255 for each pixel; <c>width × height × 4</c> bytes), what
+    /// SkiaSharp encodes JPEG from: one pass, vectorised as <see cref="ToRgbPlanesRow"/>, the same R, G, B as <see cref="ToRgb24"/>.
+    /// </summary>
+    public static void ToRgba32(ReadOnlySpan<byte> yuv, int width, int height, Span<byte> rgba)
+    {
+        Check(yuv, width, height);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rgba.Length, width * height * 4, nameof(rgba));
+        var chromaWidth = width / 2;
+        var vectors = Vector128.IsHardwareAccelerated && BitConverter.IsLittleEndian;
+        for (var y = 0; y < height; y++)
+        {
+            var luma = yuv.Slice(y * width, width);
+            var chromaRow = (y / 2) * chromaWidth;
+            var u = yuv.Slice((width * height) + chromaRow, chromaWidth);
+            var v = yuv.Slice((width * height) + (width * height / 4) + chromaRow, chromaWidth);
+            var row = rgba.Slice(y * width * 4, width * 4);
+            var x = 0;
+            if (vectors)
+            {
+                for (; x + 16 <= width; x += 16)
+                {
+                    Convert16Rgba(luma.Slice(x, 16), u.Slice(x >> 1, 8), v.Slice(x >> 1, 8), row.Slice(x * 4, 64));
+                }
+            }
+
+            for (; x < width; x++)
+            {
+                Pixel(luma[x], u[x >> 1], v[x >> 1], out row[x * 4], out row[(x * 4) + 1], out row[(x * 4) + 2]);
+                row[(x * 4) + 3] = 255;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Converts rgb24 into yuv420p (each U and V sample the mean of its 2 × 2 block) — for tests, and for callers that
+    /// hold rgb24.
     /// </summary>
     public static void FromRgb24(ReadOnlySpan<byte> rgb24, int width, int height, Span<byte> yuv)
     {
-        Check(yuv, width, height);
         ArgumentOutOfRangeException.ThrowIfLessThan(rgb24.Length, width * height * 3, nameof(rgb24));
+        FromPacked(rgb24, 3, width, height, yuv);
+    }
+
+    /// <summary>
+    /// Converts rgba32 (alpha ignored) into yuv420p as <see cref="FromRgb24"/> does — for a JPEG that arrives on the bus for a
+    /// yuv420p frame, straight from the decoder's output.
+    /// </summary>
+    public static void FromRgba32(ReadOnlySpan<byte> rgba, int width, int height, Span<byte> yuv)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rgba.Length, width * height * 4, nameof(rgba));
+        FromPacked(rgba, 4, width, height, yuv);
+    }
+
+    /// <summary>Packed R, G, B (then <paramref name="stride"/> − 3 bytes ignored) per pixel into yuv420p.</summary>
+    private static void FromPacked(ReadOnlySpan<byte> packed, int stride, int width, int height, Span<byte> yuv)
+    {
+        Check(yuv, width, height);
         var chromaWidth = width / 2;
         var uPlane = yuv.Slice(width * height, width * height / 4);
         var vPlane = yuv.Slice((width * height) + (width * height / 4), width * height / 4);
@@ -181,8 +258,8 @@ public static class Yuv420p
         {
             for (var x = 0; x < width; x++)
             {
-                var p = ((y * width) + x) * 3;
-                yuv[(y * width) + x] = Clamp((((66 * rgb24[p]) + (129 * rgb24[p + 1]) + (25 * rgb24[p + 2]) + 128) >> 8) + 16);
+                var p = ((y * width) + x) * stride;
+                yuv[(y * width) + x] = Clamp((((66 * packed[p]) + (129 * packed[p + 1]) + (25 * packed[p + 2]) + 128) >> 8) + 16);
             }
         }
 
@@ -195,10 +272,10 @@ public static class Yuv420p
                 {
                     for (var dx = 0; dx < 2; dx++)
                     {
-                        var p = ((((2 * cy) + dy) * width) + (2 * cx) + dx) * 3;
-                        r += rgb24[p];
-                        g += rgb24[p + 1];
-                        b += rgb24[p + 2];
+                        var p = ((((2 * cy) + dy) * width) + (2 * cx) + dx) * stride;
+                        r += packed[p];
+                        g += packed[p + 1];
+                        b += packed[p + 2];
                     }
                 }
 

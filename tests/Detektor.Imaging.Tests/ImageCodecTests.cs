@@ -97,6 +97,62 @@ public class ImageCodecTests
     }
 
     [Fact]
+    public void EncodeJpeg_Yuv420pFrame_SameBytesAsEncodingItsRgb24Conversion()
+    {
+        // The yuv420p path converts straight into the encoder's rgba32; it must give the JPEG the rgb24 route gave.
+        const int w = 98, h = 40; // not a multiple of the 16-pixel vector step
+        var yuv = new byte[Core.Frames.PixelFormats.FrameBytes(Core.Frames.PixelFormats.Yuv420p, w, h)];
+        new Random(5).NextBytes(yuv);
+        var rgb = new byte[w * h * 3];
+        Yuv420p.ToRgb24(yuv, w, h, rgb);
+
+        var direct = ImageCodec.EncodeJpeg(yuv, Core.Frames.PixelFormats.Yuv420p, w, h, quality: 90);
+        var viaRgb = ImageCodec.EncodeJpeg(rgb, w, h, quality: 90);
+
+        Assert.Equal(viaRgb, direct);
+        Assert.Equal((w, h), (ImageCodec.Decode(direct).Width, ImageCodec.Decode(direct).Height));
+    }
+
+    [Fact]
+    public void DecodeInto_RealJpeg_SameFrameAsDecodingThenConverting()
+    {
+        // The bus's JPEG path decodes straight into the frame's format; it must equal the route through rgb24.
+        const int w = 98, h = 40;
+        var yuv = new byte[Core.Frames.PixelFormats.FrameBytes(Core.Frames.PixelFormats.Yuv420p, w, h)];
+        new Random(6).NextBytes(yuv);
+        var jpeg = ImageCodec.EncodeJpeg(yuv, Core.Frames.PixelFormats.Yuv420p, w, h, quality: 80);
+        var decoded = ImageCodec.Decode(jpeg);
+        var expectedYuv = new byte[yuv.Length];
+        Yuv420p.FromRgb24(decoded.Pixels, w, h, expectedYuv);
+        var (intoYuv, intoRgb) = (new byte[yuv.Length], new byte[w * h * 3]);
+
+        ImageCodec.DecodeInto(jpeg, Core.Frames.PixelFormats.Yuv420p, w, h, intoYuv);
+        ImageCodec.DecodeInto(jpeg, Core.Frames.PixelFormats.Rgb24, w, h, intoRgb);
+
+        Assert.Equal(expectedYuv, intoYuv);
+        Assert.Equal(decoded.Pixels, intoRgb);
+    }
+
+    [Fact]
+    public void DecodeInto_ImageOfAnotherSize_ClearErrorNamingBothSizes()
+    {
+        var jpeg = ImageCodec.EncodeJpeg(new byte[16 * 8 * 3], 16, 8);
+
+        var ex = Assert.Throws<ImageDecodeException>(() => ImageCodec.DecodeInto(jpeg, Core.Frames.PixelFormats.Rgb24, 8, 8, new byte[8 * 8 * 3]));
+
+        Assert.Contains("16x8", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("8x8", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EncodeJpeg_UnsupportedPixelFormat_ClearError()
+    {
+        var ex = Assert.Throws<NotSupportedException>(() => ImageCodec.EncodeJpeg(new byte[64], "gray", 8, 8));
+
+        Assert.Contains("gray", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void DrawBox_DrawsOutlineOnlyAndClipsToImage()
     {
         const int w = 20, h = 10;

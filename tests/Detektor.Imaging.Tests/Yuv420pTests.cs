@@ -123,6 +123,99 @@ public sealed class Yuv420pTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(64, 2)]
+    [InlineData(98, 6)] // a scalar tail of 2 pixels after six vector steps
+    [InlineData(18, 4)]
+    [InlineData(2, 2)] // no vector step at all
+    public void ToRgba32_RandomFrames_EqualTheFormulaWithOpaqueAlphaForEveryPixel(int width, int height)
+    {
+        var random = new Random((width * 31) + height);
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)];
+        var rgba = new byte[(width * height * 4) + 8];
+        for (var round = 0; round < 40; round++)
+        {
+            random.NextBytes(yuv);
+            Array.Fill(rgba, (byte)7);
+
+            Yuv420p.ToRgba32(yuv, width, height, rgba);
+
+            for (var y = 0; y < height; y++)
+            {
+                for (var x = 0; x < width; x++)
+                {
+                    var p = ((y * width) + x) * 4;
+                    var (er, eg, eb) = Formula(yuv, width, height, x, y);
+                    Assert.True((er, eg, eb, (byte)255) == (rgba[p], rgba[p + 1], rgba[p + 2], rgba[p + 3]), $"{width}x{height} ({x},{y}): expected {(er, eg, eb, 255)}, got {(rgba[p], rgba[p + 1], rgba[p + 2], rgba[p + 3])}");
+                }
+            }
+
+            Assert.All(rgba[(width * height * 4)..], b => Assert.Equal(7, b)); // nothing written past the frame
+        }
+    }
+
+    [Fact]
+    public void ToRgba32_EveryLumaAndChromaValue_EqualsToRgb24()
+    {
+        // As ToRgbPlanesRow_EveryLumaAndChromaValue_EqualsTheFormula: every Y against every U, V pair, through the RGBA path.
+        const int width = 256;
+        const int height = 2;
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)];
+        for (var x = 0; x < width; x++)
+        {
+            yuv[x] = (byte)x;
+            yuv[width + x] = (byte)(255 - x);
+        }
+
+        var (rgb, rgba) = (new byte[width * height * 3], new byte[width * height * 4]);
+        for (var shift = 0; shift < 512; shift++)
+        {
+            for (var c = 0; c < width / 2; c++)
+            {
+                var k = (shift * 128) + c;
+                yuv[(width * height) + c] = (byte)(k & 255);
+                yuv[(width * height) + (width * height / 4) + c] = (byte)(k >> 8);
+            }
+
+            Yuv420p.ToRgb24(yuv, width, height, rgb);
+            Yuv420p.ToRgba32(yuv, width, height, rgba);
+            for (var i = 0; i < width * height; i++)
+            {
+                Assert.Equal((rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2], (byte)255), (rgba[4 * i], rgba[(4 * i) + 1], rgba[(4 * i) + 2], rgba[(4 * i) + 3]));
+            }
+        }
+    }
+
+    [Fact]
+    public void FromRgba32_RandomPixels_SameAsFromRgb24IgnoringAlpha()
+    {
+        const int width = 34, height = 6;
+        var random = new Random(3);
+        var rgba = new byte[width * height * 4];
+        random.NextBytes(rgba);
+        var rgb = new byte[width * height * 3];
+        for (var i = 0; i < width * height; i++)
+        {
+            (rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2]) = (rgba[4 * i], rgba[(4 * i) + 1], rgba[(4 * i) + 2]);
+        }
+
+        var (fromRgb, fromRgba) = (new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)], new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)]);
+        Yuv420p.FromRgb24(rgb, width, height, fromRgb);
+        Yuv420p.FromRgba32(rgba, width, height, fromRgba);
+
+        Assert.Equal(fromRgb, fromRgba);
+        Assert.Contains(fromRgba, b => b != fromRgba[0]); // a real frame, not one value everywhere
+    }
+
+    [Fact]
+    public void ToRgba32_ShortBuffers_ClearErrors()
+    {
+        var yuv = new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, 16, 4)];
+
+        Assert.Throws<ArgumentException>(() => Yuv420p.ToRgba32(yuv.AsSpan(1), 16, 4, new byte[16 * 4 * 4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Yuv420p.ToRgba32(yuv, 16, 4, new byte[(16 * 4 * 4) - 1]));
+    }
+
     private static (byte R, byte G, byte B) Formula(byte[] yuv, int width, int height, int x, int y)
     {
         var luma = yuv[(y * width) + x];

@@ -56,21 +56,22 @@ public sealed class JpegPixelCodec(int quality) : IPixelCodec
 
     public FrameBuffer Decode(ReadOnlySpan<byte> data, FrameMetadata metadata, FrameBufferPool pool)
     {
-        var image = ImageCodec.Decode(data);
-        if (image.Width != metadata.Width || image.Height != metadata.Height)
+        // Straight into the frame's own format (consumers read the metadata's pixel format and size), from the decoder's
+        // rgba32 in one pass: a yuv420p frame no longer goes through rgb24 first.
+        if (!PixelFormats.Capture.Contains(metadata.PixelFormat))
         {
-            throw new InvalidDataException($"The JPEG is {image.Width}x{image.Height} but the metadata says {metadata.Width}x{metadata.Height}.");
+            throw new InvalidDataException($"A JPEG frame must be rgb24 or yuv420p, not {metadata.PixelFormat}.");
         }
 
-        // Back into the frame's own format: consumers read the metadata's pixel format and size.
-        var buffer = pool.Rent(PixelFormats.FrameBytes(metadata.PixelFormat, image.Width, image.Height));
-        if (metadata.PixelFormat == PixelFormats.Yuv420p)
+        var buffer = pool.Rent(PixelFormats.FrameBytes(metadata.PixelFormat, metadata.Width, metadata.Height));
+        try
         {
-            Yuv420p.FromRgb24(image.Pixels, image.Width, image.Height, buffer.Span);
+            ImageCodec.DecodeInto(data, metadata.PixelFormat, metadata.Width, metadata.Height, buffer.Span);
         }
-        else
+        catch
         {
-            image.Pixels.CopyTo(buffer.Span);
+            buffer.Release();
+            throw;
         }
 
         return buffer;
