@@ -81,7 +81,8 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         });
         var writer = _frames.Writer;
         PipeBytes = GrowPipe(stdout, frameSize);
-        _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, writer)) { IsBackground = true, Name = threadName };
+        var chunk = ReadChunk(frameSize, PipeBytes);
+        _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, chunk, writer)) { IsBackground = true, Name = threadName };
         _reader.Start();
     }
 
@@ -143,7 +144,7 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         }
     }
 
-    private static void ReadLoop(Stream stdout, FrameBufferPool pool, int frameSize, ChannelWriter<FrameBuffer> frames)
+    private static void ReadLoop(Stream stdout, FrameBufferPool pool, int frameSize, int chunk, ChannelWriter<FrameBuffer> frames)
     {
         try
         {
@@ -152,7 +153,7 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
                 var buffer = pool.Rent(frameSize);
                 try
                 {
-                    ReadFrame(stdout, buffer.Span);
+                    ReadFrame(stdout, buffer.Span, chunk);
                 }
                 catch
                 {
@@ -182,18 +183,26 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
     }
 
     /// <summary>
-    /// At most this many bytes per <c>read</c>, as <c>cat</c> reads. Measured against one read of the whole frame, side by
-    /// side on the same stream (docs/performance.md, "Capture"): the capture process and its ffmpeg both used less CPU.
+    /// At most this many bytes per <c>read</c>, as <c>cat</c> reads, while a whole frame fits in the pipe. Measured against
+    /// one read of the whole frame, side by side on the same stream (640×480 yuv420p in a 1 MiB pipe; docs/performance.md,
+    /// "Capture"): the capture process and its ffmpeg both used less CPU.
     /// </summary>
     internal const int ReadChunkBytes = 128 * 1024;
 
-    /// <summary>Fills <paramref name="frame"/> from the pipe in reads of at most <see cref="ReadChunkBytes"/>.</summary>
-    internal static void ReadFrame(Stream stdout, Span<byte> frame)
+    /// <summary>
+    /// The most one read asks for: <see cref="ReadChunkBytes"/> when a frame fits in the pipe (so ffmpeg has written it
+    /// whole before the reader wakes); else the whole frame, as before that measurement — with a frame larger than the
+    /// pipe, ffmpeg waits for room, and small reads would wake it once per piece.
+    /// </summary>
+    internal static int ReadChunk(int frameSize, int pipeBytes) => pipeBytes >= frameSize ? Math.Min(ReadChunkBytes, frameSize) : frameSize;
+
+    /// <summary>Fills <paramref name="frame"/> from the pipe in reads of at most <paramref name="chunk"/> bytes.</summary>
+    internal static void ReadFrame(Stream stdout, Span<byte> frame, int chunk)
     {
         var filled = 0;
         while (filled < frame.Length)
         {
-            var n = stdout.Read(frame.Slice(filled, Math.Min(ReadChunkBytes, frame.Length - filled)));
+            var n = stdout.Read(frame.Slice(filled, Math.Min(chunk, frame.Length - filled)));
             if (n == 0)
             {
                 throw new EndOfStreamException();

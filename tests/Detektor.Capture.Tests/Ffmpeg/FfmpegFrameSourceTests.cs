@@ -73,9 +73,9 @@ public sealed class FfmpegFrameSourceTests
         var stream = new RecordingStream(bytes, piece);
         var frame = new byte[frameSize];
 
-        FfmpegFrameSource.ReadFrame(stream, frame);
+        FfmpegFrameSource.ReadFrame(stream, frame, FfmpegFrameSource.ReadChunkBytes);
         var firstReads = stream.Requested.Count;
-        FfmpegFrameSource.ReadFrame(stream, frame);
+        FfmpegFrameSource.ReadFrame(stream, frame, FfmpegFrameSource.ReadChunkBytes);
 
         Assert.Equal(bytes[frameSize..], frame); // the second frame, whole, nothing of the first left behind
         Assert.All(stream.Requested, r => Assert.InRange(r, 1, FfmpegFrameSource.ReadChunkBytes));
@@ -83,12 +83,22 @@ public sealed class FfmpegFrameSourceTests
         Assert.Equal(expectedReads, firstReads);
     }
 
+    [Theory]
+    [InlineData(460_800, 1_048_576, 131_072)] // 640×480 yuv420p in the grown pipe: 128 KiB reads
+    [InlineData(100, 65_536, 100)] // a frame smaller than a chunk: one read of it
+    [InlineData(3_110_400, 1_048_576, 3_110_400)] // 1920×1080 yuv420p does not fit: ask for the whole frame
+    [InlineData(460_800, 0, 460_800)] // the pipe's size unknown (not Linux): the whole frame
+    public void ReadChunk_ChunkedOnlyWhenTheFrameFitsInThePipe(int frameSize, int pipeBytes, int expected)
+    {
+        Assert.Equal(expected, FfmpegFrameSource.ReadChunk(frameSize, pipeBytes));
+    }
+
     [Fact]
     public void ReadFrame_StreamEndsMidFrame_EndOfStream()
     {
         var stream = new RecordingStream(new byte[1000], 300);
 
-        Assert.Throws<EndOfStreamException>(() => FfmpegFrameSource.ReadFrame(stream, new byte[1500]));
+        Assert.Throws<EndOfStreamException>(() => FfmpegFrameSource.ReadFrame(stream, new byte[1500], FfmpegFrameSource.ReadChunkBytes));
     }
 
     private static async Task FfmpegToFileAsync(string[] args)
