@@ -41,24 +41,10 @@ done
 
 dotnet build "$root/bench/Detektor.CaptureBench" -c Release -nologo -v quiet > /dev/null
 default_dll="$root/bench/Detektor.CaptureBench/bin/Release/net10.0/Detektor.CaptureBench.dll"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. "$root/bench/rtsp-clip.sh"
 
-# The server plays the clip once per client: loop it (stream copy) until warm-up + measurement fit.
-clip_seconds=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$clip" | cut -d. -f1)
-if ((warmup + seconds + 5 > clip_seconds)); then
-  ffmpeg -v error -y -stream_loop $(((warmup + seconds + 5) / clip_seconds)) -i "$clip" -c copy "$work/clip.mp4"
-  clip="$work/clip.mp4"
-fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rtsp_port=$(free_port)
-/usr/bin/python3 "$root/tests/Detektor.Testing/rtsp-server.py" --port "$rtsp_port" --file "$clip" > "$work/rtsp.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q READY "$work/rtsp.log" && break; sleep 0.1; done
-url="rtsp://127.0.0.1:$rtsp_port/stream"
+serve_clip "$clip" $((warmup + seconds + 5))
 
 # "tid nanoseconds" for every thread of a process; cpu_delta sums per thread between two of them (a thread born in the
 # window counts from 0, one that ended in it is left out: see the note at the top).

@@ -42,7 +42,6 @@ while (($#)); do
 done
 [[ -s "$clip" ]] || { echo "no clip at $clip: run scripts/setup.sh" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 tck=$(getconf CLK_TCK)
 frames() {
@@ -54,24 +53,10 @@ dotnet build "$root/src/Detektor" -c Release -nologo -v quiet >/dev/null
 dotnet build "$root/bench/Detektor.CaptureBench" -c Release -nologo -v quiet >/dev/null
 dll="$root/src/Detektor/bin/Release/net10.0/detektor.dll"
 bench_dll="$root/bench/Detektor.CaptureBench/bin/Release/net10.0/Detektor.CaptureBench.dll"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. "$root/bench/rtsp-clip.sh"
 
-# The server plays the clip once per client: loop it (stream copy) until warm-up + measurement fit.
-clip_seconds=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$clip" | cut -d. -f1)
-if ((warmup + seconds + 5 > clip_seconds)); then
-  loops=$(( (warmup + seconds + 5) / clip_seconds ))
-  ffmpeg -v error -y -stream_loop "$loops" -i "$clip" -c copy "$work/clip.mp4"
-  clip="$work/clip.mp4"
-fi
 
-rtsp_port=$(free_port)
-/usr/bin/python3 "$root/tests/Detektor.Testing/rtsp-server.py" --port "$rtsp_port" --file "$clip" > "$work/rtsp.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q READY "$work/rtsp.log" && break; sleep 0.1; done
-url="rtsp://127.0.0.1:$rtsp_port/stream"
+serve_clip "$clip" $((warmup + seconds + 5))
 
 api_port=$(free_port)
 if ((capture_only)); then
