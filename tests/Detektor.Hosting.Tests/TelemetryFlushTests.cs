@@ -24,19 +24,10 @@ public sealed class TelemetryFlushTests
     public async Task StopAsync_SpansEndedWhileServicesStop_AreExportedBeforeDisposal()
     {
         var exported = new List<Activity>();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
-        builder.Configuration["Detektor:Hosting:TraceSampleRatio"] = "1";
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}"));
-        builder.AddServiceDefaults("detektor-test");
 
         // A batch processor that on its own would export only after ten minutes (or at disposal).
-        builder.Services.ConfigureOpenTelemetryTracerProvider(t => t
-            .AddSource(SourceName)
-            .AddProcessor(new BatchActivityExportProcessor(new InMemoryExporter<Activity>(exported), scheduledDelayMilliseconds: 600_000)));
+        var (builder, logs) = Builder(new BatchActivityExportProcessor(new InMemoryExporter<Activity>(exported), scheduledDelayMilliseconds: 600_000));
         builder.Services.AddHostedService<SpanOnStop>();
-        var logs = new CapturingLoggerProvider();
-        builder.Logging.AddProvider(logs);
         await using var app = builder.Build();
         await app.StartAsync(TestContext.Current.CancellationToken);
         int before;
@@ -62,16 +53,7 @@ public sealed class TelemetryFlushTests
     [Fact]
     public async Task StopAsync_ExporterCannotFlush_WarnsOnceNamingSpansAndTheTimeout()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
-        builder.Configuration["Detektor:Hosting:TraceSampleRatio"] = "1";
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}"));
-        builder.AddServiceDefaults("detektor-test");
-        builder.Services.ConfigureOpenTelemetryTracerProvider(t => t
-            .AddSource(SourceName)
-            .AddProcessor(new SimpleActivityExportProcessor(new UnflushableExporter())));
-        var logs = new CapturingLoggerProvider();
-        builder.Logging.AddProvider(logs);
+        var (builder, logs) = Builder(new SimpleActivityExportProcessor(new UnflushableExporter()));
         await using var app = builder.Build();
         await app.StartAsync(TestContext.Current.CancellationToken);
         await app.StopAsync(TestContext.Current.CancellationToken);
@@ -79,6 +61,20 @@ public sealed class TelemetryFlushTests
         var warnings = logs.Text().Split('\n').Where(l => l.Contains("Telemetry: exporting the last", StringComparison.Ordinal)).ToList();
         var warning = Assert.Single(warnings);
         Assert.Contains("exporting the last spans at shutdown did not finish within 5000 ms", warning, StringComparison.Ordinal);
+    }
+
+    /// <summary>The service defaults with every span sampled, this test's source exported through <paramref name="processor"/>, and the log captured.</summary>
+    private static (WebApplicationBuilder Builder, CapturingLoggerProvider Logs) Builder(BaseProcessor<Activity> processor)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration["Detektor:Hosting:JsonLogs"] = "false";
+        builder.Configuration["Detektor:Hosting:TraceSampleRatio"] = "1";
+        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}"));
+        builder.AddServiceDefaults("detektor-test");
+        builder.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddSource(SourceName).AddProcessor(processor));
+        var logs = new CapturingLoggerProvider();
+        builder.Logging.AddProvider(logs);
+        return (builder, logs);
     }
 
     /// <summary>An exporter whose flush always fails, as one whose collector is gone does.</summary>
