@@ -29,6 +29,8 @@ public class JpegBenchmarks
         _output = new MemoryStream(256 * 1024);
         _jpeg = ImageCodec.EncodeJpeg(_yuv, PixelFormats.Yuv420p, DetectionBench.Width, DetectionBench.Height, 85);
         _frame = new byte[_yuv.Length];
+        Yuv420p.ToRgb24(_yuv, DetectionBench.Width, DetectionBench.Height, _rgb);
+        Yuv420p.ToRgba32(_yuv, DetectionBench.Width, DetectionBench.Height, _rgba);
     }
 
     [Benchmark(Baseline = true, Description = "JPEG q85 via rgb24 (yuv420p → rgb24 → rgba32 → encode; the route before)")]
@@ -63,4 +65,10 @@ public class JpegBenchmarks
 
     [Benchmark(Description = "conversion alone: yuv420p → rgba32")]
     public void ToRgba32() => Yuv420p.ToRgba32(_yuv, DetectionBench.Width, DetectionBench.Height, _rgba);
+
+    [Benchmark(Description = "conversion alone: rgb24 → yuv420p (scalar)")]
+    public void FromRgb24() => Yuv420p.FromRgb24(_rgb, DetectionBench.Width, DetectionBench.Height, _frame);
+
+    [Benchmark(Description = "conversion alone: rgba32 → yuv420p")]
+    public void FromRgba32() => Yuv420p.FromRgba32(_rgba, DetectionBench.Width, DetectionBench.Height, _frame);
 }

@@ -186,24 +186,37 @@ public sealed class Yuv420pTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void FromRgba32_RandomPixels_SameAsFromRgb24IgnoringAlpha()
+    [Theory]
+    [InlineData(34, 6)] // vector steps of 8 pixels (4 chroma samples) and scalar tails of 2 pixels, 1 chroma sample
+    [InlineData(16, 2)]
+    [InlineData(770, 4)]
+    [InlineData(2, 2)] // no vector step
+    public void FromRgba32_RandomPixels_SameAsFromRgb24IgnoringAlpha(int width, int height)
     {
-        const int width = 34, height = 6;
-        var random = new Random(3);
+        // FromRgb24 is the scalar formula; FromRgba32 is vectorised where it can be: every Y, U and V must match.
+        var random = new Random((width * 7) + height);
         var rgba = new byte[width * height * 4];
-        random.NextBytes(rgba);
         var rgb = new byte[width * height * 3];
-        for (var i = 0; i < width * height; i++)
+        var (fromRgb, fromRgba) = (new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)], new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)]);
+        for (var round = 0; round < 40; round++)
         {
-            (rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2]) = (rgba[4 * i], rgba[(4 * i) + 1], rgba[(4 * i) + 2]);
+            random.NextBytes(rgba);
+            if (round == 1)
+            {
+                Array.Fill(rgba, (byte)255); // the top of the range: the sums and clamps at their largest
+            }
+
+            for (var i = 0; i < width * height; i++)
+            {
+                (rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2]) = (rgba[4 * i], rgba[(4 * i) + 1], rgba[(4 * i) + 2]);
+            }
+
+            Yuv420p.FromRgb24(rgb, width, height, fromRgb);
+            Yuv420p.FromRgba32(rgba, width, height, fromRgba);
+
+            Assert.Equal(fromRgb, fromRgba);
         }
 
-        var (fromRgb, fromRgba) = (new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)], new byte[PixelFormats.FrameBytes(PixelFormats.Yuv420p, width, height)]);
-        Yuv420p.FromRgb24(rgb, width, height, fromRgb);
-        Yuv420p.FromRgba32(rgba, width, height, fromRgba);
-
-        Assert.Equal(fromRgb, fromRgba);
         Assert.Contains(fromRgba, b => b != fromRgba[0]); // a real frame, not one value everywhere
     }
 
