@@ -94,52 +94,40 @@ public static class Yuv420p
     /// <summary>16 pixels: 16 Y, 8 U and 8 V samples (each U, V shared by two neighbours) to 16 R, G, B bytes.</summary>
     private static void Convert16(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> r, Span<byte> g, Span<byte> b)
     {
-        var t = Terms16.Of(luma, u, v);
-        Store(t.C0, t.C1, t.C2, t.C3, t.R0, t.R1, r);
-        Store(t.C0, t.C1, t.C2, t.C3, t.G0, t.G1, g);
-        Store(t.C0, t.C1, t.C2, t.C3, t.B0, t.B1, b);
+        var (y0, y1, y2, y3) = Widen(Vector128.Create(luma));
+        var (u0, u1) = Widen8(u);
+        var (v0, v1) = Widen8(v);
+
+        // The chroma terms per chroma sample (8), spread to the two pixels each covers.
+        var bias = Vector128.Create(128);
+        (u0, u1, v0, v1) = (u0 - bias, u1 - bias, v0 - bias, v1 - bias);
+        var (rc0, rc1) = (v0 * 409, v1 * 409);
+        var (gc0, gc1) = ((u0 * -100) - (v0 * 208), (u1 * -100) - (v1 * 208));
+        var (bc0, bc1) = (u0 * 516, u1 * 516);
+
+        // 298 (Y − 16) + 128 = 298 Y − 4640.
+        var c0 = (y0 * 298) - Vector128.Create(4640);
+        var c1 = (y1 * 298) - Vector128.Create(4640);
+        var c2 = (y2 * 298) - Vector128.Create(4640);
+        var c3 = (y3 * 298) - Vector128.Create(4640);
+        Store(c0, c1, c2, c3, rc0, rc1, r);
+        Store(c0, c1, c2, c3, gc0, gc1, g);
+        Store(c0, c1, c2, c3, bc0, bc1, b);
     }
 
-    /// <summary>16 pixels as <see cref="Convert16"/>, written as 64 bytes of R, G, B, 255 (little-endian lanes).</summary>
+    /// <summary>16 pixels as <see cref="Convert16"/>, then interleaved into 64 bytes of R, G, B, 255 (little-endian lanes).</summary>
     private static void Convert16Rgba(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> rgba)
     {
-        var t = Terms16.Of(luma, u, v);
-
-        // Pixels 4k … 4k + 3 take chroma samples 2k and 2k + 1 of their half: lanes 0, 0, 1, 1 or 2, 2, 3, 3.
-        Rgba4(t.C0, Vector128.Shuffle(t.R0, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.G0, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.B0, Vector128.Create(0, 0, 1, 1)), rgba);
-        Rgba4(t.C1, Vector128.Shuffle(t.R0, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.G0, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.B0, Vector128.Create(2, 2, 3, 3)), rgba[16..]);
-        Rgba4(t.C2, Vector128.Shuffle(t.R1, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.G1, Vector128.Create(0, 0, 1, 1)), Vector128.Shuffle(t.B1, Vector128.Create(0, 0, 1, 1)), rgba[32..]);
-        Rgba4(t.C3, Vector128.Shuffle(t.R1, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.G1, Vector128.Create(2, 2, 3, 3)), Vector128.Shuffle(t.B1, Vector128.Create(2, 2, 3, 3)), rgba[48..]);
-    }
-
-    private static void Rgba4(Vector128<int> c, Vector128<int> rt, Vector128<int> gt, Vector128<int> bt, Span<byte> destination)
-    {
-        var pixels = Channel(c + rt) | (Channel(c + gt) << 8) | (Channel(c + bt) << 16) | Vector128.Create(0xFF000000u);
-        pixels.AsByte().CopyTo(destination);
-    }
-
-    /// <summary>The luma and chroma terms of 16 pixels, before the shift and clamp of <see cref="Channel"/>.</summary>
-    private readonly record struct Terms16(
-        Vector128<int> C0, Vector128<int> C1, Vector128<int> C2, Vector128<int> C3,
-        Vector128<int> R0, Vector128<int> R1, Vector128<int> G0, Vector128<int> G1, Vector128<int> B0, Vector128<int> B1)
-    {
-        public static Terms16 Of(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v)
-        {
-            var (y0, y1, y2, y3) = Widen(Vector128.Create(luma));
-            var (u0, u1) = Widen8(u);
-            var (v0, v1) = Widen8(v);
-
-            // The chroma terms per chroma sample (8), spread to the two pixels each covers by the caller.
-            var bias = Vector128.Create(128);
-            (u0, u1, v0, v1) = (u0 - bias, u1 - bias, v0 - bias, v1 - bias);
-
-            // 298 (Y − 16) + 128 = 298 Y − 4640.
-            return new Terms16(
-                (y0 * 298) - Vector128.Create(4640), (y1 * 298) - Vector128.Create(4640), (y2 * 298) - Vector128.Create(4640), (y3 * 298) - Vector128.Create(4640),
-                v0 * 409, v1 * 409,
-                (u0 * -100) - (v0 * 208), (u1 * -100) - (v1 * 208),
-                u0 * 516, u1 * 516);
-        }
+        Span<byte> planes = stackalloc byte[48];
+        Convert16(luma, u, v, planes[..16], planes.Slice(16, 16), planes[32..]);
+        var (r0, r1, r2, r3) = Widen(Vector128.Create(planes[..16]));
+        var (g0, g1, g2, g3) = Widen(Vector128.Create(planes.Slice(16, 16)));
+        var (b0, b1, b2, b3) = Widen(Vector128.Create(planes[32..]));
+        var alpha = Vector128.Create(unchecked((int)0xFF000000));
+        (r0 | (g0 << 8) | (b0 << 16) | alpha).AsByte().CopyTo(rgba);
+        (r1 | (g1 << 8) | (b1 << 16) | alpha).AsByte().CopyTo(rgba[16..]);
+        (r2 | (g2 << 8) | (b2 << 16) | alpha).AsByte().CopyTo(rgba[32..]);
+        (r3 | (g3 << 8) | (b3 << 16) | alpha).AsByte().CopyTo(rgba[48..]);
     }
 
     private static void Store(Vector128<int> c0, Vector128<int> c1, Vector128<int> c2, Vector128<int> c3, Vector128<int> t0, Vector128<int> t1, Span<byte> destination)
