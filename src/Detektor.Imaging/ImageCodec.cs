@@ -118,8 +118,6 @@ public static class ImageCodec
     public static void EncodeJpeg(ReadOnlySpan<byte> rgb24, int width, int height, Stream output, int quality = 85)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(rgb24.Length, width * height * 3);
-        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
         EncodeJpeg(rgb24, PixelFormats.Rgb24, width, height, output, quality);
     }
 

@@ -110,7 +110,8 @@ public class ImageCodecTests
         var viaRgb = ImageCodec.EncodeJpeg(rgb, w, h, quality: 90);
 
         Assert.Equal(viaRgb, direct);
-        Assert.Equal((w, h), (ImageCodec.Decode(direct).Width, ImageCodec.Decode(direct).Height));
+        var decoded = ImageCodec.Decode(direct);
+        Assert.Equal((w, h), (decoded.Width, decoded.Height));
     }
 
     [Fact]
