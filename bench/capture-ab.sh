@@ -32,6 +32,7 @@ while (($#)); do
     --swap) swap=1; shift ;;
     --clip) clip="$2"; shift 2 ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    "--dll "*) variants+=("$1"); shift ;;
     --*) echo "capture-ab.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) variants+=("$1"); shift ;;
   esac
@@ -49,7 +50,7 @@ serve_clip "$clip" $((warmup + seconds + 5))
 # "tid nanoseconds" for every thread of a process; cpu_delta sums per thread between two of them (a thread born in the
 # window counts from 0, one that ended in it is left out: see the note at the top).
 threads_ns() { local f run; for f in /proc/"$1"/task/*/schedstat; do read -r run _ < "$f" 2>/dev/null && echo "$(basename "$(dirname "$f")") $run"; done; }
-cpu_delta() { awk 'NR == FNR {before[$1] = $2; next} {total += $2 - ($1 in before ? before[$1] : 0)} END {print total + 0}' <(echo "$1") <(echo "$2"); }
+cpu_delta() { awk 'NR == FNR {before[$1] = $2; next} {total += $2 - ($1 in before ? before[$1] : 0)} END {printf "%.0f\n", total}' <(echo "$1") <(echo "$2"); }
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 frames() { grep '^frames ' "$work/b$1.log" | tail -1 | cut -d' ' -f2; }
 

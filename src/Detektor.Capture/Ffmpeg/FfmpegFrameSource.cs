@@ -1,8 +1,5 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using System.IO.Pipes;
-using System.Numerics;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Detektor.Core.Buffers;
 
@@ -14,7 +11,7 @@ namespace Detektor.Capture.Ffmpeg;
 /// (a third of the CPU of asynchronous pipe reads, measured: docs/performance.md) and handed over through a queue of
 /// two. Disposing kills the process if it still runs and returns undelivered buffers to the pool.
 /// </summary>
-public sealed partial class FfmpegFrameSource : IAsyncDisposable
+public sealed class FfmpegFrameSource : IAsyncDisposable
 {
     private readonly string _ffmpegPath;
     private readonly IReadOnlyList<string> _arguments;
@@ -70,6 +67,16 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
     /// Starts the reader thread: it rents a buffer of <paramref name="frameSize"/> bytes from <paramref name="pool"/> per
     /// frame and fills it from ffmpeg's stdout. Frames are then taken with <see cref="ReadFrameAsync"/>.
     /// </summary>
+    /// <remarks>
+    /// A reader that is waiting in <see cref="ReadFrameAsync"/> is continued on the reader thread itself, up to its next
+    /// wait: the frame's work (motion, events, publish) then runs without a hand-over to the thread pool, which cost a
+    /// thread wake-up per frame. Whatever waits after that (a full queue, a network round trip) continues on the thread
+    /// pool as before, and the reader thread goes back to the pipe. Measured side by side (docs/performance.md,
+    /// "Capture"): 1.8 and 3.4 fewer context switches a frame in two runs, and less CPU for the capture process.
+    /// The pipe keeps the operating system's size (64 KiB on Linux): growing it to hold a whole frame, as done until
+    /// 2026-11-25, cost both processes more CPU once ffmpeg wrote each frame in one <c>write</c>; a small pipe keeps
+    /// its pages in the cache.
+    /// </remarks>
     public void StartReading(FrameBufferPool pool, int frameSize, string threadName)
     {
         var stdout = _stdout ?? throw new InvalidOperationException("The source is not started.");
@@ -78,56 +85,11 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
             SingleWriter = true,
+            AllowSynchronousContinuations = true,
         });
-        var writer = _frames.Writer;
-        PipeBytes = GrowPipe(stdout, frameSize);
-        var chunk = ReadChunk(frameSize, PipeBytes);
-        _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, chunk, writer)) { IsBackground = true, Name = threadName };
+        var frames = _frames;
+        _reader = new Thread(() => ReadLoop(stdout, pool, frameSize, frames)) { IsBackground = true, Name = threadName };
         _reader.Start();
-    }
-
-    /// <summary>The capacity of ffmpeg's stdout pipe once reading started (0 when it could not be read).</summary>
-    public int PipeBytes { get; private set; }
-
-    /// <summary>
-    /// Linux: grows the pipe to hold a whole frame (at most 1 MiB, the default <c>/proc/sys/fs/pipe-max-size</c>) so ffmpeg
-    /// writes a frame without waiting for the reader, and the reader takes it in a few reads rather than one wake-up per
-    /// 64 KiB. Returns the pipe's size afterwards (unchanged where the OS refuses; 0 off Linux).
-    /// </summary>
-    private static int GrowPipe(Stream stdout, int frameSize)
-    {
-        if (!OperatingSystem.IsLinux() || stdout is not PipeStream pipe)
-        {
-            return 0;
-        }
-
-        try
-        {
-            var fd = (int)pipe.SafePipeHandle.DangerousGetHandle();
-            var want = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)frameSize), MaxPipeBytes);
-            var current = NativeMethods.Fcntl(fd, FGetPipeSize, 0);
-            if (current > 0 && current < want)
-            {
-                var grown = NativeMethods.Fcntl(fd, FSetPipeSize, want);
-                return grown > 0 ? grown : current;
-            }
-
-            return Math.Max(current, 0);
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or ObjectDisposedException)
-        {
-            return 0;
-        }
-    }
-
-    private const int FSetPipeSize = 1031; // F_SETPIPE_SZ
-    private const int FGetPipeSize = 1032; // F_GETPIPE_SZ
-    private const long MaxPipeBytes = 1 << 20;
-
-    private static partial class NativeMethods
-    {
-        [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-        public static partial int Fcntl(int fd, int command, int argument);
     }
 
     /// <summary>The next frame (the caller owns the buffer), or null at the end of the stream.</summary>
@@ -142,10 +104,18 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         {
             return null;
         }
+        catch (OperationCanceledException)
+        {
+            // A cancelled read continues on the thread that cancelled (the watchdog's timer, or whoever stops the host):
+            // leave it for the thread pool before the caller goes on to kill and dispose.
+            await Task.Yield();
+            throw;
+        }
     }
 
-    private static void ReadLoop(Stream stdout, FrameBufferPool pool, int frameSize, int chunk, ChannelWriter<FrameBuffer> frames)
+    private static void ReadLoop(Stream stdout, FrameBufferPool pool, int frameSize, Channel<FrameBuffer> channel)
     {
+        var frames = channel.Writer;
         try
         {
             while (true)
@@ -153,7 +123,7 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
                 var buffer = pool.Rent(frameSize);
                 try
                 {
-                    ReadFrame(stdout, buffer.Span, chunk);
+                    ReadFrame(stdout, buffer.Span);
                 }
                 catch
                 {
@@ -178,31 +148,20 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         }
         finally
         {
-            frames.TryComplete();
+            // Completed from the thread pool, not here: the reader's continuation would run on this thread (see
+            // StartReading), and what follows the end of a stream (waiting for ffmpeg to exit, disposing this source,
+            // which joins this thread) must not.
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w.TryComplete(), frames, preferLocal: false);
         }
     }
 
-    /// <summary>
-    /// At most this many bytes per <c>read</c>, as <c>cat</c> reads, while a whole frame fits in the pipe. Measured against
-    /// one read of the whole frame, side by side on the same stream (640×480 yuv420p in a 1 MiB pipe; docs/performance.md,
-    /// "Capture"): the capture process and its ffmpeg both used less CPU.
-    /// </summary>
-    internal const int ReadChunkBytes = 128 * 1024;
-
-    /// <summary>
-    /// The most one read asks for: <see cref="ReadChunkBytes"/> when a frame fits in the pipe (so ffmpeg has written it
-    /// whole before the reader wakes); else the whole frame, as before that measurement — with a frame larger than the
-    /// pipe, ffmpeg waits for room, and small reads would wake it once per piece.
-    /// </summary>
-    internal static int ReadChunk(int frameSize, int pipeBytes) => pipeBytes >= frameSize ? Math.Min(ReadChunkBytes, frameSize) : frameSize;
-
-    /// <summary>Fills <paramref name="frame"/> from the pipe in reads of at most <paramref name="chunk"/> bytes.</summary>
-    internal static void ReadFrame(Stream stdout, Span<byte> frame, int chunk)
+    /// <summary>Fills <paramref name="frame"/> from the pipe, each read asking for the rest of the frame.</summary>
+    internal static void ReadFrame(Stream stdout, Span<byte> frame)
     {
         var filled = 0;
         while (filled < frame.Length)
         {
-            var n = stdout.Read(frame.Slice(filled, Math.Min(chunk, frame.Length - filled)));
+            var n = stdout.Read(frame[filled..]);
             if (n == 0)
             {
                 throw new EndOfStreamException();
@@ -271,7 +230,11 @@ public sealed partial class FfmpegFrameSource : IAsyncDisposable
         {
             // The reader thread ends with the process (end of stream); take back what it read but nobody took.
             frames.Writer.TryComplete();
-            _reader?.Join(TimeSpan.FromSeconds(5));
+            if (_reader is { } reader && reader != Thread.CurrentThread)
+            {
+                reader.Join(TimeSpan.FromSeconds(5));
+            }
+
             while (frames.Reader.TryRead(out var left))
             {
                 left.Release();

@@ -25,6 +25,37 @@ public class FrameBufferPoolTests
     }
 
     [Fact]
+    public void Rent_TheBufferReleasedLastComesBackFirst()
+    {
+        var sut = new FrameBufferPool();
+        var buffers = Enumerable.Range(0, 3).Select(_ => sut.Rent(1000)).ToList();
+        buffers.ForEach(b => b.Release()); // 0, 1, 2: buffer 2 is the one most likely still in the cache
+
+        var again = Enumerable.Range(0, 3).Select(_ => sut.Rent(1000)).ToList();
+
+        Assert.Same(buffers[2], again[0]);
+        Assert.Same(buffers[1], again[1]);
+        Assert.Same(buffers[0], again[2]);
+        Assert.Equal(3, sut.Allocated);
+        again.ForEach(b => b.Release());
+    }
+
+    [Fact]
+    public void Rent_OtherSize_IsNotServedFromThisSizesIdleBuffers()
+    {
+        var sut = new FrameBufferPool();
+        var small = sut.Rent(100);
+        small.Release();
+
+        var large = sut.Rent(200);
+
+        Assert.NotSame(small, large);
+        Assert.Equal(200, large.Span.Length);
+        Assert.Equal(2, sut.Allocated);
+        Assert.Same(small, sut.Rent(100));
+    }
+
+    [Fact]
     public void Release_ReturnsToPoolOnlyAfterLastHolder()
     {
         var sut = new FrameBufferPool();
