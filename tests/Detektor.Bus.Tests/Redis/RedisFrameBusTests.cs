@@ -236,6 +236,43 @@ public sealed class RedisFrameBusTests(RedisFixture redis) : IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Ack_FramesTrimmedWhileHeld_ForgetsTheirOrphanRecords_AndAckWithoutAnyLeavesNoHash()
+    {
+        var (host, server, prefix) = await StartAsync(new() { ["Detektor:Bus:FramesCapacity"] = "4" });
+        await using var _ = host;
+        var bus = host.Bus;
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(server.Endpoint);
+        var db = mux.GetDatabase();
+        await using var slow = bus.Subscribe(Topics.Frames, "processors", "slow");
+        for (var i = 1; i <= 3; i++)
+        {
+            await bus.PublishAsync(Topics.Frames, Frame("cam1", i), TestContext.Current.CancellationToken);
+        }
+
+        // Acknowledged while nothing was orphaned: the orphans hash is never created.
+        var first = await ReadAsync(slow, 1);
+        await slow.AckAsync(first, TestContext.Current.CancellationToken);
+        Assert.False(await db.KeyExistsAsync(prefix + "frames:orphans"));
+
+        // Two frames held while later frames trim them: each is remembered as an orphan until it is acknowledged.
+        var held = await ReadAsync(slow, 2);
+        for (var i = 4; i <= 12; i++)
+        {
+            await bus.PublishAsync(Topics.Frames, Frame("cam1", i), TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(
+            held.Select(d => (RedisValue)$"processors {d.Id}").Order(),
+            (await db.HashKeysAsync(prefix + "frames:orphans")).Order());
+        await db.HashSetAsync(prefix + "frames:orphans", "other-group 1-1", "kept"); // another group's record stays
+        await slow.AckAsync(held, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["other-group 1-1"], (await db.HashKeysAsync(prefix + "frames:orphans")).Select(k => k.ToString()));
+        held.ForEach(d => d.Message.Release());
+        first.ForEach(d => d.Message.Release());
+    }
+
+    [Fact]
     public async Task Read_FullBatchOfADurableTopic_AsksForTheNextAtOnceAndDisposeHandsItBack()
     {
         // A claim idle time far longer than the test: only the hand-back on dispose can give the read-ahead to another consumer.
