@@ -7,10 +7,10 @@ namespace Detektor.Capture.Ffmpeg;
 /// <summary>
 /// Builds the ffmpeg command line that turns a camera URL into raw frames of the detect size and rate on stdout:
 /// <c>[input options] [camera InputArgs] -i URL -map 0:v:0 -an -sn -dn -vf fps=F,scale=W:H -pix_fmt P -f rawvideo -avioflags direct pipe:1</c>.
-/// <c>-avioflags direct</c> writes each frame with one <c>write</c> instead of 32 KiB pieces: with the pipe grown to hold a
-/// frame (<see cref="FfmpegFrameSource"/>), the reader wakes once per frame and finds it whole, and ffmpeg makes one
-/// system call where it made one per 32 KiB (fifteen for 640×480 yuv420p). Measured side by side with the reader's chunked reads (docs/performance.md,
-/// "Capture"): the capture process and its ffmpeg both use less CPU per frame.
+/// <c>-avioflags direct</c> writes each frame with one <c>write</c> instead of 32 KiB pieces: ffmpeg makes one system call
+/// where it made one per 32 KiB (fifteen for 640×480 yuv420p), and it waits in it while the reader
+/// (<see cref="FfmpegFrameSource"/>) empties the pipe. Measured side by side (docs/performance.md, "Capture"): the
+/// capture process and its ffmpeg both use less CPU per frame.
 /// </summary>
 public static class FfmpegArguments
 {
